@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/handlers"
+	"github.com/leadbox/leadbox/models"
+)
+
+// shutdownGrace is how long in-flight requests get to finish after SIGTERM.
+const shutdownGrace = 20 * time.Second
+
+// serve runs the HTTP server until ctx is cancelled, then shuts down
+// gracefully: in-flight requests finish, the store closes, exit code 0.
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	store, err := models.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	consentText, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
+	if err != nil {
+		return err
+	}
+
+	gin.SetMode(gin.ReleaseMode)
+	handler, err := handlers.NewServer(handlers.Deps{
+		Config:      cfg,
+		Store:       store,
+		ConsentText: consentText,
+		Log:         log,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Bind before serving, so a taken port fails start-up with a clear
+	// error instead of a log line from a goroutine.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("LEADBOX_LISTEN: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("leadbox listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(),
+		"database", cfg.Database, "consent_text_version", consentText.Hash[:12])
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// checkConfig validates the settings and prints them, secrets redacted.
+func checkConfig(getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, cfg.String())
+	return nil
+}

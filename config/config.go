@@ -1,0 +1,387 @@
+// Package config reads Leadbox's settings from LEADBOX_* environment
+// variables into one typed struct. Every setting has a default or a start-up
+// error that names the variable; all problems are reported together so an
+// operator fixes a broken deployment in one pass, not one restart per typo.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultConsentText is the marketing-consent wording shown beside the
+// checkbox when LEADBOX_CONSENT_TEXT is not set.
+const DefaultConsentText = "I agree to be contacted about other offerings by email. " +
+	"I can withdraw this consent at any time with the link in every email."
+
+// TLS policies for LEADBOX_SMTP_TLS.
+const (
+	TLSStartTLS      = "starttls"
+	TLSImplicit      = "tls"
+	TLSOpportunistic = "opportunistic"
+	TLSNone          = "none"
+)
+
+// Secret is a string that never shows itself when printed or logged.
+type Secret string
+
+// String implements fmt.Stringer so %v and %s print a placeholder.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the value either.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// LogValue keeps slog from printing the value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText keeps encoders (JSON, YAML) from printing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the secret itself, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is every setting of Leadbox. Build it with Load.
+type Config struct {
+	Listen   string
+	BaseURL  *url.URL
+	Database string
+
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUsername string
+	SMTPPassword Secret
+	SMTPTLS      string
+	SMTPTimeout  time.Duration
+	MailDir      string
+	MailFrom     *mail.Address
+	SalesTo      []*mail.Address
+
+	// Outbox tuning: how often the worker looks for due mail even when not
+	// woken, how retries back off, and when a message is given up.
+	OutboxPoll      time.Duration
+	RetryBase       time.Duration
+	RetryMax        time.Duration
+	GiveUpAfter     time.Duration
+	ConfirmTokenTTL time.Duration
+
+	AdminToken     Secret
+	DoubleOptIn    bool
+	RateLimit      int
+	TrustedProxies []string
+	AllowedOrigins []string
+	PrivacyURL     string
+	Company        string
+	ConsentText    string
+	Timezone       *time.Location
+	LogLevel       slog.Level
+}
+
+// UsesSMTP reports whether mail goes to an SMTP server rather than to .eml
+// files in MailDir.
+func (c Config) UsesSMTP() bool { return c.SMTPHost != "" }
+
+// Load reads the configuration through getenv (os.Getenv in production, a map
+// in tests). It returns every problem found, joined, each naming its variable.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		Listen:          p.str("LEADBOX_LISTEN", ":8080"),
+		BaseURL:         p.baseURL("LEADBOX_BASE_URL", "http://localhost:8080"),
+		Database:        p.str("LEADBOX_DATABASE", "leadbox.db"),
+		SMTPHost:        p.str("LEADBOX_SMTP_HOST", ""),
+		SMTPPort:        p.port("LEADBOX_SMTP_PORT", 587),
+		SMTPUsername:    p.str("LEADBOX_SMTP_USERNAME", ""),
+		SMTPPassword:    Secret(p.str("LEADBOX_SMTP_PASSWORD", "")),
+		SMTPTLS:         p.oneOf("LEADBOX_SMTP_TLS", TLSStartTLS, TLSStartTLS, TLSImplicit, TLSOpportunistic, TLSNone),
+		SMTPTimeout:     p.duration("LEADBOX_SMTP_TIMEOUT", 30*time.Second),
+		MailDir:         p.str("LEADBOX_MAIL_DIR", "mail"),
+		MailFrom:        p.address("LEADBOX_MAIL_FROM", "leadbox@localhost"),
+		SalesTo:         p.addressList("LEADBOX_SALES_TO"),
+		OutboxPoll:      p.duration("LEADBOX_OUTBOX_POLL", 15*time.Second),
+		RetryBase:       p.duration("LEADBOX_RETRY_BASE", 30*time.Second),
+		RetryMax:        p.duration("LEADBOX_RETRY_MAX", time.Hour),
+		GiveUpAfter:     p.duration("LEADBOX_GIVE_UP_AFTER", 5*24*time.Hour),
+		ConfirmTokenTTL: p.duration("LEADBOX_CONFIRM_TTL", 7*24*time.Hour),
+		AdminToken:      Secret(p.str("LEADBOX_ADMIN_TOKEN", "")),
+		DoubleOptIn:     p.boolean("LEADBOX_DOUBLE_OPT_IN", true),
+		RateLimit:       p.nonNegative("LEADBOX_RATE_LIMIT", 10),
+		TrustedProxies:  p.proxies("LEADBOX_TRUSTED_PROXIES"),
+		AllowedOrigins:  p.origins("LEADBOX_ALLOWED_ORIGINS"),
+		PrivacyURL:      p.absoluteURL("LEADBOX_PRIVACY_URL"),
+		Company:         p.text("LEADBOX_COMPANY", "Our company"),
+		ConsentText:     p.text("LEADBOX_CONSENT_TEXT", DefaultConsentText),
+		Timezone:        p.location("LEADBOX_TIMEZONE", "UTC"),
+		LogLevel:        p.logLevel("LEADBOX_LOG_LEVEL", slog.LevelInfo),
+	}
+	if c.UsesSMTP() && len(c.SalesTo) == 0 && p.getenv("LEADBOX_SALES_TO") == "" {
+		p.fail("LEADBOX_SALES_TO", "is required when LEADBOX_SMTP_HOST is set (who receives lead notifications?)")
+	}
+	if c.SMTPPassword != "" && c.SMTPUsername == "" {
+		p.fail("LEADBOX_SMTP_PASSWORD", "is set but LEADBOX_SMTP_USERNAME is empty")
+	}
+	if c.RetryBase > 0 && c.RetryMax > 0 && c.RetryMax < c.RetryBase {
+		p.fail("LEADBOX_RETRY_MAX", fmt.Sprintf("(%s) must not be shorter than LEADBOX_RETRY_BASE (%s)", c.RetryMax, c.RetryBase))
+	}
+	if len(p.errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration:\n%w", errors.Join(p.errs...))
+	}
+	return c, nil
+}
+
+// String prints the effective configuration with secrets redacted, for the
+// start-up log and `leadbox check-config`.
+func (c Config) String() string {
+	var b strings.Builder
+	row := func(k string, v any) { fmt.Fprintf(&b, "%s=%v\n", k, v) }
+	row("LEADBOX_LISTEN", c.Listen)
+	row("LEADBOX_BASE_URL", c.BaseURL)
+	row("LEADBOX_DATABASE", c.Database)
+	row("LEADBOX_SMTP_HOST", c.SMTPHost)
+	row("LEADBOX_SMTP_PORT", c.SMTPPort)
+	row("LEADBOX_SMTP_USERNAME", c.SMTPUsername)
+	row("LEADBOX_SMTP_PASSWORD", c.SMTPPassword)
+	row("LEADBOX_SMTP_TLS", c.SMTPTLS)
+	row("LEADBOX_SMTP_TIMEOUT", c.SMTPTimeout)
+	row("LEADBOX_MAIL_DIR", c.MailDir)
+	row("LEADBOX_MAIL_FROM", c.MailFrom)
+	row("LEADBOX_SALES_TO", joinAddrs(c.SalesTo))
+	row("LEADBOX_OUTBOX_POLL", c.OutboxPoll)
+	row("LEADBOX_RETRY_BASE", c.RetryBase)
+	row("LEADBOX_RETRY_MAX", c.RetryMax)
+	row("LEADBOX_GIVE_UP_AFTER", c.GiveUpAfter)
+	row("LEADBOX_CONFIRM_TTL", c.ConfirmTokenTTL)
+	row("LEADBOX_ADMIN_TOKEN", c.AdminToken)
+	row("LEADBOX_DOUBLE_OPT_IN", c.DoubleOptIn)
+	row("LEADBOX_RATE_LIMIT", c.RateLimit)
+	row("LEADBOX_TRUSTED_PROXIES", strings.Join(c.TrustedProxies, ","))
+	row("LEADBOX_ALLOWED_ORIGINS", strings.Join(c.AllowedOrigins, ","))
+	row("LEADBOX_PRIVACY_URL", c.PrivacyURL)
+	row("LEADBOX_COMPANY", c.Company)
+	row("LEADBOX_CONSENT_TEXT", c.ConsentText)
+	row("LEADBOX_TIMEZONE", c.Timezone)
+	row("LEADBOX_LOG_LEVEL", c.LogLevel)
+	return b.String()
+}
+
+func joinAddrs(as []*mail.Address) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// parser collects problems instead of stopping at the first one.
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(name, why string) {
+	p.errs = append(p.errs, fmt.Errorf("%s %s", name, why))
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// text is a human-facing string: surrounding space is dropped and control
+// characters are refused, because it ends up in pages and email headers.
+func (p *parser) text(name, def string) string {
+	v := p.str(name, def)
+	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		p.fail(name, "must not contain control characters or line breaks")
+		return def
+	}
+	return v
+}
+
+func (p *parser) port(name string, def int) int {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		p.fail(name, fmt.Sprintf("must be a port number from 1 to 65535, got %q", v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) nonNegative(name string, def int) int {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		p.fail(name, fmt.Sprintf("must be a whole number, 0 or more, got %q", v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail(name, fmt.Sprintf("must be a positive duration such as 30s, 15m or 96h, got %q", v))
+		return def
+	}
+	return d
+}
+
+func (p *parser) boolean(name string, def bool) bool {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true
+	case "0", "false", "no", "off":
+		return false
+	}
+	p.fail(name, fmt.Sprintf("must be true or false, got %q", v))
+	return def
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(p.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, fmt.Sprintf("must be one of %s, got %q", strings.Join(allowed, ", "), v))
+	return def
+}
+
+func (p *parser) baseURL(name, def string) *url.URL {
+	v := strings.TrimRight(p.str(name, def), "/")
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.fail(name, fmt.Sprintf("must be an absolute http(s) URL without query, such as https://leads.example.com, got %q", v))
+		u, _ = url.Parse(def)
+	}
+	return u
+}
+
+func (p *parser) absoluteURL(name string) string {
+	v := p.str(name, "")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail(name, fmt.Sprintf("must be an absolute http(s) URL, got %q", v))
+		return ""
+	}
+	return u.String()
+}
+
+func (p *parser) address(name, def string) *mail.Address {
+	v := p.str(name, def)
+	a, err := mail.ParseAddress(v)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be an email address such as Leads <leads@example.com>, got %q", v))
+		a, _ = mail.ParseAddress(def)
+	}
+	return a
+}
+
+func (p *parser) addressList(name string) []*mail.Address {
+	v := p.str(name, "")
+	if v == "" {
+		return nil
+	}
+	as, err := mail.ParseAddressList(v)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be a comma-separated list of email addresses, got %q: %v", v, err))
+		return nil
+	}
+	return as
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *parser) proxies(name string) []string {
+	items := splitList(p.str(name, ""))
+	for _, s := range items {
+		if _, err := netip.ParsePrefix(s); err == nil {
+			continue
+		}
+		if net.ParseIP(s) == nil {
+			p.fail(name, fmt.Sprintf("must list IP addresses or CIDR ranges, got %q", s))
+		}
+	}
+	return items
+}
+
+// origins accepts only scheme://host[:port]: an origin with a path would never
+// match a browser's Origin header, so it is a mistake worth reporting.
+func (p *parser) origins(name string) []string {
+	items := splitList(p.str(name, ""))
+	out := items[:0]
+	for _, s := range items {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p.fail(name, fmt.Sprintf("must list origins such as https://www.example.com (scheme and host, no path), got %q", s))
+			continue
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return out
+}
+
+func (p *parser) location(name, def string) *time.Location {
+	v := p.str(name, def)
+	loc, err := time.LoadLocation(v)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be an IANA time zone such as Europe/Warsaw, got %q", v))
+		return time.UTC
+	}
+	return loc
+}
+
+func (p *parser) logLevel(name string, def slog.Level) slog.Level {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		p.fail(name, fmt.Sprintf("must be debug, info, warn or error, got %q", v))
+		return def
+	}
+	return l
+}

@@ -1,0 +1,198 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadbox/leadbox/models"
+)
+
+// maxUserAgent bounds the user agent kept as consent proof.
+const maxUserAgent = 512
+
+// submitResponse is the JSON answer to an accepted submission.
+type submitResponse struct {
+	ID string `json:"id"`
+	// MarketingConsent is "given", "pending_confirmation" or "not_given".
+	MarketingConsent string `json:"marketing_consent"`
+}
+
+// contactSubmit accepts a submission from the hosted form, a website's own
+// HTML form or fetch(). It answers only after the lead, its consent event
+// and its emails are committed.
+func contactSubmit(d Deps, rend *renderer) gin.HandlerFunc {
+	cfg := d.Config
+	return func(c *gin.Context) {
+		asJSON := wantsJSON(c.Request)
+		body, err := io.ReadAll(c.Request.Body)
+		if err != nil {
+			if isTooLarge(err) {
+				rend.errorPage(c, http.StatusRequestEntityTooLarge, "Too much text",
+					"The form is larger than 64 KiB. Please shorten your message and send it again.")
+				return
+			}
+			rend.errorPage(c, http.StatusBadRequest, "Incomplete request", "The form did not arrive whole. Please send it again.")
+			return
+		}
+		sub, err := decodeSubmission(c.ContentType(), body)
+		switch {
+		case errors.Is(err, errUnsupportedType):
+			rend.errorPage(c, http.StatusUnsupportedMediaType, "Unsupported form",
+				"Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json (UTF-8).")
+			return
+		case err != nil:
+			rend.errorPage(c, http.StatusBadRequest, "Unreadable form", strings.TrimPrefix(err.Error(), errMalformedBody.Error()+": "))
+			return
+		}
+
+		next := allowedNext(sub.Next, cfg.AllowedOrigins)
+		if sub.spam() {
+			// Bots must not learn that the trap caught them: answer exactly
+			// like a success, store nothing and send nothing.
+			accepted(c, asJSON, next, submitResponse{ID: models.NewToken(16), MarketingConsent: "not_given"})
+			return
+		}
+		if errs := sub.Valid(); errs != nil {
+			if asJSON {
+				c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "validation", "fields": errs})
+				return
+			}
+			rend.page(c, http.StatusUnprocessableEntity, "contact", newContactPage(rend, d.ConsentText.Text, sub, errs))
+			return
+		}
+
+		lead, consent, outbox := sub.lead(d, clientInfo{
+			IP:        c.ClientIP(),
+			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
+			Referer:   c.Request.Referer(),
+		})
+		if err := d.Store.CreateLead(c.Request.Context(), &lead, &consent, outbox); err != nil {
+			rend.internalError(c, err)
+			return
+		}
+		d.Notify()
+		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID, MarketingConsent: consentStatus(consent, cfg.DoubleOptIn)})
+	}
+}
+
+// accepted answers a successful submission: 201 with the lead's id for
+// JSON clients, 303 to the thank-you page (or an allowed _next) for forms.
+func accepted(c *gin.Context, asJSON bool, next string, resp submitResponse) {
+	if asJSON {
+		c.JSON(http.StatusCreated, resp)
+		return
+	}
+	if next == "" {
+		next = "/contact/thanks"
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+func consentStatus(e models.ConsentEvent, doubleOptIn bool) string {
+	switch {
+	case e.Action != models.ActionGiven:
+		return "not_given"
+	case doubleOptIn:
+		return "pending_confirmation"
+	}
+	return "given"
+}
+
+// clientInfo is what the request tells about the visitor, kept as proof of
+// consent.
+type clientInfo struct {
+	IP, UserAgent, Referer string
+}
+
+// lead turns a valid submission into the records to commit.
+func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEvent, []models.OutboxMessage) {
+	now := d.Now().UTC()
+	page := cleanPageURL(s.Page)
+	if page == "" {
+		page = cleanPageURL(ci.Referer)
+	}
+	lead := models.Lead{
+		PublicID:    models.NewToken(16),
+		CreatedAt:   now,
+		Name:        strings.TrimSpace(s.Name),
+		Email:       strings.TrimSpace(s.Email),
+		Phone:       strings.TrimSpace(s.Phone),
+		Company:     strings.TrimSpace(s.Company),
+		Message:     strings.TrimSpace(normalizeNewlines(s.Message)),
+		PageURL:     page,
+		UTMSource:   cleanAttribution(s.UTMSource, maxAttribution),
+		UTMMedium:   cleanAttribution(s.UTMMedium, maxAttribution),
+		UTMCampaign: cleanAttribution(s.UTMCampaign, maxAttribution),
+		UTMTerm:     cleanAttribution(s.UTMTerm, maxAttribution),
+		UTMContent:  cleanAttribution(s.UTMContent, maxAttribution),
+		OptOutToken: models.NewToken(20),
+	}
+	given, _ := s.consentGiven()
+	textID := d.ConsentText.ID
+	consent := models.ConsentEvent{
+		Subject:       models.NormalizeEmail(lead.Email),
+		Purpose:       models.PurposeMarketingEmail,
+		At:            now,
+		Action:        models.ActionNotGiven,
+		Method:        models.MethodForm,
+		IP:            ci.IP,
+		UserAgent:     ci.UserAgent,
+		PageURL:       page,
+		ConsentTextID: &textID,
+	}
+	outbox := []models.OutboxMessage{{Kind: models.KindSalesNotification, CreatedAt: now}}
+	if given {
+		consent.Action = models.ActionGiven
+		if d.Config.DoubleOptIn {
+			token := models.NewToken(20)
+			expires := now.Add(d.Config.ConfirmTokenTTL)
+			lead.ConfirmToken, lead.ConfirmExpiresAt = &token, &expires
+			outbox = append(outbox, models.OutboxMessage{Kind: models.KindConsentConfirmation, CreatedAt: now})
+		}
+	}
+	return lead, consent, outbox
+}
+
+// allowedNext returns the _next URL when its origin is exactly one of the
+// allowed origins, and "" otherwise (the thank-you page is used instead),
+// so the form cannot be turned into an open redirect.
+func allowedNext(next string, allowed []string) string {
+	next = strings.TrimSpace(next)
+	if next == "" || len(allowed) == 0 || len(next) > maxPageURL {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.User != nil || u.Opaque != "" || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	if !slices.Contains(allowed, origin) {
+		return ""
+	}
+	return u.String()
+}
+
+// truncate cuts s to at most n bytes without splitting a character, and
+// drops control characters and invalid UTF-8 on the way.
+func truncate(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if isForbiddenInLine(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,75 @@
+// Package handlers is Leadbox's HTTP layer: the router, one file per page or
+// action, and the middleware around them. It talks to the database and the
+// mail sender only through the small interfaces declared here.
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/templates"
+)
+
+// MaxBodyBytes is the largest request body accepted (the contract's 64 KiB).
+const MaxBodyBytes = 64 << 10
+
+// LeadStore is what the handlers need from the database.
+type LeadStore interface {
+	CreateLead(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage) error
+	Ping(ctx context.Context) error
+}
+
+// Deps are the dependencies of the HTTP server.
+type Deps struct {
+	Config config.Config
+	Store  LeadStore
+	// ConsentText is the stored version of the configured consent wording:
+	// what the hosted form shows and what every consent event refers to.
+	ConsentText models.ConsentText
+	// Notify wakes the mail sender after a lead is committed; nil is fine.
+	Notify func()
+	Log    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewServer builds the HTTP handler with every route and middleware.
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Notify == nil {
+		d.Notify = func() {}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	rend, err := newRenderer(templates.FS, site{Company: d.Config.Company, PrivacyURL: d.Config.PrivacyURL}, d.Log,
+		"contact", "thanks", "error")
+	if err != nil {
+		return nil, err
+	}
+	assets, err := fs.Sub(templates.FS, "assets")
+	if err != nil {
+		return nil, fmt.Errorf("assets: %w", err)
+	}
+
+	r := gin.New()
+	// Only the configured proxies may tell us the client's address; gin
+	// trusts every proxy by default, which would let anyone forge it.
+	if err := r.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("LEADBOX_TRUSTED_PROXIES: %w", err)
+	}
+	r.HandleMethodNotAllowed = true
+	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), securityHeaders(), limitBody(MaxBodyBytes))
+	addRoutes(r, d, rend, assets)
+	return r, nil
+}

@@ -1,0 +1,65 @@
+package models
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// HashConsentText identifies a consent wording by the SHA-256 of its exact
+// bytes, so the proof of what a person saw does not depend on a version
+// counter that someone might reset.
+func HashConsentText(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])
+}
+
+// MarketingState is what may be done with a person's address for marketing.
+type MarketingState string
+
+// The marketing states a person can be in.
+const (
+	// StateNone: never gave consent. No marketing.
+	StateNone MarketingState = "none"
+	// StatePending: ticked the box, has not confirmed by email yet (double
+	// opt-in). No marketing.
+	StatePending MarketingState = "pending"
+	// StateSubscribed: consent given (and confirmed, with double opt-in).
+	StateSubscribed MarketingState = "subscribed"
+	// StateWithdrawn: opted out. No marketing until a new consent.
+	StateWithdrawn MarketingState = "withdrawn"
+)
+
+// MayMarket reports whether marketing email may be sent in this state.
+func (s MarketingState) MayMarket() bool { return s == StateSubscribed }
+
+// ComputeMarketingState is the one place that decides, from a person's
+// consent events (oldest first), whether they may receive marketing.
+//
+// The latest given, confirmed or withdrawn event decides. A form submitted
+// with the box unticked ("not_given") is kept as proof of what was shown but
+// changes nothing: leaving a box unticked is not a withdrawal, and it must
+// not resurrect anything either. With double opt-in, a "given" counts only
+// once a later "confirmed" follows it.
+func ComputeMarketingState(events []ConsentEvent, doubleOptIn bool) MarketingState {
+	state := StateNone
+	for _, e := range events {
+		if e.Purpose != PurposeMarketingEmail {
+			continue
+		}
+		switch e.Action {
+		case ActionGiven:
+			if doubleOptIn {
+				state = StatePending
+			} else {
+				state = StateSubscribed
+			}
+		case ActionConfirmed:
+			if state == StatePending || !doubleOptIn {
+				state = StateSubscribed
+			}
+		case ActionWithdrawn:
+			state = StateWithdrawn
+		}
+	}
+	return state
+}

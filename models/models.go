@@ -1,0 +1,162 @@
+// Package models holds Leadbox's database records (leads, consent events,
+// consent wordings, outbox messages) and the Store that reads and writes them
+// in SQLite through GORM. It imports nothing else of Leadbox.
+package models
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"strings"
+	"time"
+)
+
+// ErrNotFound is returned when a looked-up record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Lead is one accepted form submission. The row id never leaves the server;
+// PublicID is what clients and emails see.
+type Lead struct {
+	ID        int64     `gorm:"primaryKey"`
+	PublicID  string    `gorm:"size:32;not null;uniqueIndex"`
+	CreatedAt time.Time `gorm:"not null;index"`
+
+	Name    string `gorm:"not null"`
+	Email   string `gorm:"not null"`
+	Phone   string `gorm:"not null;default:''"`
+	Company string `gorm:"not null;default:''"`
+	Message string `gorm:"not null"`
+
+	// Attribution that sales and marketing ask for.
+	PageURL     string `gorm:"not null;default:''"`
+	UTMSource   string `gorm:"column:utm_source;not null;default:''"`
+	UTMMedium   string `gorm:"column:utm_medium;not null;default:''"`
+	UTMCampaign string `gorm:"column:utm_campaign;not null;default:''"`
+	UTMTerm     string `gorm:"column:utm_term;not null;default:''"`
+	UTMContent  string `gorm:"column:utm_content;not null;default:''"`
+
+	// OptOutToken is the secret in the lead's opt-out link. It never expires:
+	// a person must be able to leave from a years-old email.
+	OptOutToken string `gorm:"size:64;not null;uniqueIndex"`
+	// ConfirmToken is set when the lead ticked the marketing box and double
+	// opt-in is on; it expires at ConfirmExpiresAt.
+	ConfirmToken     *string `gorm:"size:64;uniqueIndex"`
+	ConfirmExpiresAt *time.Time
+
+	// Consent is the consent event recorded with this lead's submission.
+	Consent *ConsentEvent `gorm:"foreignKey:LeadID"`
+}
+
+// ConsentText is one version of the marketing-consent wording, identified
+// by the SHA-256 of its text. Rows are only ever added, so changing the
+// configured wording never rewrites what earlier leads agreed to.
+type ConsentText struct {
+	ID        int64     `gorm:"primaryKey"`
+	Hash      string    `gorm:"size:64;not null;uniqueIndex"`
+	Text      string    `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null"`
+}
+
+// Purposes of consent. Only one today; the column exists so that phone or
+// SMS marketing can be added without a migration of meaning.
+const PurposeMarketingEmail = "marketing_email"
+
+// Consent actions. A person's state is computed from these in one place
+// (see MarketingState).
+const (
+	ActionGiven     = "given"     // box ticked on a form
+	ActionNotGiven  = "not_given" // form submitted with the box unticked
+	ActionConfirmed = "confirmed" // double opt-in link confirmed
+	ActionWithdrawn = "withdrawn" // opt-out by link, one-click or operator
+)
+
+// Methods by which a consent event came about.
+const (
+	MethodForm        = "form"
+	MethodConfirmLink = "confirm_link"
+	MethodOptOutPage  = "optout_page"
+	MethodOneClick    = "one_click"
+	MethodOperator    = "operator"
+)
+
+// ConsentEvent is one entry of the append-only consent ledger. The database
+// refuses updates and deletes of these rows (see migrate).
+type ConsentEvent struct {
+	ID int64 `gorm:"primaryKey"`
+	// Subject is the normalised email address the event is about.
+	Subject string    `gorm:"not null;index:idx_consent_subject,priority:1"`
+	Purpose string    `gorm:"not null;index:idx_consent_subject,priority:2"`
+	At      time.Time `gorm:"not null"`
+	Action  string    `gorm:"not null"`
+	Method  string    `gorm:"not null"`
+	// LeadID links the event to the submission or email it came from.
+	LeadID    *int64 `gorm:"index"`
+	IP        string `gorm:"not null;default:''"`
+	UserAgent string `gorm:"not null;default:''"`
+	PageURL   string `gorm:"not null;default:''"`
+	// ConsentTextID is the wording shown, for given and not-given events.
+	ConsentTextID *int64
+	ConsentText   *ConsentText `gorm:"foreignKey:ConsentTextID"`
+}
+
+// Outbox message kinds.
+const (
+	KindSalesNotification   = "sales_notification"
+	KindConsentConfirmation = "consent_confirmation"
+)
+
+// Outbox message states.
+const (
+	StatusPending   = "pending"
+	StatusSending   = "sending"
+	StatusSent      = "sent"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// OutboxMessage is one email to send. It holds no copy of the lead's data:
+// the email is composed from the lead when it is sent, so an erased lead
+// leaves nothing behind here and a withdrawn consent is seen at send time.
+type OutboxMessage struct {
+	ID        int64     `gorm:"primaryKey"`
+	LeadID    int64     `gorm:"not null;index"`
+	Lead      *Lead     `gorm:"constraint:OnDelete:CASCADE"`
+	Kind      string    `gorm:"not null"`
+	Status    string    `gorm:"not null;index:idx_outbox_due,priority:1"`
+	CreatedAt time.Time `gorm:"not null"`
+	// NextAttemptAt is when the message is due; kept in the database so a
+	// restart neither resets nor rushes the backoff.
+	NextAttemptAt time.Time `gorm:"not null;index:idx_outbox_due,priority:2"`
+	// LeaseUntil is set while a worker holds the message; a lease that ran
+	// out (a crashed worker) makes the message due again.
+	LeaseUntil *time.Time
+	// QueuedAt starts the give-up clock; an operator's requeue restarts it.
+	QueuedAt  time.Time `gorm:"not null"`
+	Attempts  int       `gorm:"not null;default:0"`
+	LastError string    `gorm:"not null;default:''"`
+	SentAt    *time.Time
+	// MessageID is the stable, random left-hand side of the Message-ID
+	// header (the mailer adds "@" and the sender's domain), so a rare
+	// duplicate after a crash is recognisable as one.
+	MessageID string `gorm:"not null;uniqueIndex"`
+}
+
+// TableName keeps the table name readable.
+func (OutboxMessage) TableName() string { return "outbox" }
+
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewToken returns a random, URL-safe token carrying n bytes of entropy from
+// crypto/rand.
+func NewToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	return strings.ToLower(tokenEncoding.EncodeToString(b))
+}
+
+// NormalizeEmail returns the key under which a person's consent is kept.
+// Addresses are compared case-insensitively in practice, whatever RFC 5321
+// allows for local parts, so both halves are lower-cased.
+func NormalizeEmail(addr string) string {
+	return strings.ToLower(strings.TrimSpace(addr))
+}

@@ -1,0 +1,282 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// minSQLiteVersion is the first SQLite release without the WAL-reset bug
+// that can lose committed pages when connections write and checkpoint
+// concurrently (https://www.sqlite.org/wal.html#walresetbug).
+const minSQLiteVersion = "3.51.3"
+
+// Store reads and writes Leadbox's records. Writes go through one
+// connection and reads through a separate pool: SQLite allows one writer at
+// a time, and a single pool pinned to one connection would queue every read
+// behind every write.
+type Store struct {
+	w *gorm.DB
+	r *gorm.DB
+}
+
+// writerPragmas are set per connection through the DSN (most pragmas are
+// per connection, so a one-off Exec would only reach one pooled connection).
+//
+//   - journal_mode=WAL: readers never block the writer and vice versa.
+//   - synchronous=FULL: a commit is fsynced to the WAL before it returns, so
+//     an acknowledged lead survives power loss and OS crashes, not only a
+//     crash of this process (NORMAL would risk the last commits).
+//   - busy_timeout=10000: wait up to 10 s for a lock held by another process
+//     (a CLI sub-command) instead of failing with "database is locked".
+//   - _txlock=immediate: transactions take the write lock at BEGIN, because
+//     upgrading a read transaction to a write one fails with SQLITE_BUSY
+//     without honouring busy_timeout.
+//   - foreign_keys=on: SQLite leaves them off unless asked, per connection.
+const writerPragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on"
+
+// readerPragmas: the read pool refuses writes (_query_only), so a bug can't
+// bypass the single writer.
+const readerPragmas = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_query_only=true"
+
+// Open opens (creating if needed) the SQLite database at path, checks the
+// SQLite version and brings the schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open database %q: the path must not contain ? or #", path)
+	}
+	cfg := func() *gorm.Config {
+		return &gorm.Config{
+			// SQL logs would carry personal data; errors are returned and
+			// logged once by the caller instead.
+			Logger:         logger.Discard,
+			NowFunc:        func() time.Time { return time.Now().UTC() },
+			PrepareStmt:    true,
+			TranslateError: true,
+		}
+	}
+	w, err := gorm.Open(sqlite.Open(path+"?"+writerPragmas), cfg())
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	wdb, err := w.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	// Ping so the writer creates the file and switches it to WAL before any
+	// reader opens it: sql.DB connects lazily.
+	if err := wdb.PingContext(ctx); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	s := &Store{w: w}
+	if err := s.checkVersion(ctx); err != nil {
+		_ = wdb.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("migrate database %q: %w", path, err)
+	}
+	r, err := gorm.Open(sqlite.Open(path+"?"+readerPragmas), cfg())
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+	}
+	rdb, err := r.DB()
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	s.r = r
+	return s, nil
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	var errs []error
+	for _, g := range []*gorm.DB{s.r, s.w} {
+		if g == nil {
+			continue
+		}
+		if db, err := g.DB(); err == nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) checkVersion(ctx context.Context) error {
+	var v string
+	if err := s.w.WithContext(ctx).Raw("SELECT sqlite_version()").Scan(&v).Error; err != nil {
+		return fmt.Errorf("read SQLite version: %w", err)
+	}
+	if versionLess(v, minSQLiteVersion) {
+		return fmt.Errorf("SQLite %s is linked in, but %s or later is required (WAL-reset bug)", v, minSQLiteVersion)
+	}
+	return nil
+}
+
+// versionLess compares dotted version numbers numerically.
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	db := s.w.WithContext(ctx)
+	if err := db.AutoMigrate(&ConsentText{}, &Lead{}, &ConsentEvent{}, &OutboxMessage{}); err != nil {
+		return err
+	}
+	// The consent ledger is append-only: proof that can be edited proves
+	// nothing. The database itself refuses edits, whatever the code does.
+	for _, stmt := range []string{
+		`CREATE TRIGGER IF NOT EXISTS consent_events_no_update BEFORE UPDATE ON consent_events
+		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
+		`CREATE TRIGGER IF NOT EXISTS consent_events_no_delete BEFORE DELETE ON consent_events
+		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
+	} {
+		if err := db.Exec(stmt).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ConsentTextVersion returns the stored version of a consent wording,
+// adding it the first time it is seen.
+func (s *Store) ConsentTextVersion(ctx context.Context, text string) (ConsentText, error) {
+	ct := ConsentText{Hash: HashConsentText(text), Text: text}
+	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Where("hash = ?", ct.Hash).Take(&ct).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return tx.Create(&ct).Error
+		}
+		return err
+	})
+	if err != nil {
+		return ConsentText{}, fmt.Errorf("store consent text version: %w", err)
+	}
+	return ct, nil
+}
+
+// CreateLead commits a lead, its consent event and its outbox messages in one
+// transaction: once it returns nil, all of them survive a crash, and none of
+// them exists without the others.
+func (s *Store) CreateLead(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage) error {
+	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return createLead(tx, lead, consent, outbox)
+	})
+	if err != nil {
+		return fmt.Errorf("create lead: %w", err)
+	}
+	return nil
+}
+
+func createLead(tx *gorm.DB, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage) error {
+	lead.Consent = nil // saved explicitly below, not through the association
+	if err := tx.Omit("Consent").Create(lead).Error; err != nil {
+		return err
+	}
+	consent.LeadID = &lead.ID
+	consent.ConsentText = nil
+	if err := tx.Omit("ConsentText").Create(consent).Error; err != nil {
+		return err
+	}
+	now := tx.NowFunc()
+	for i := range outbox {
+		outbox[i].LeadID = lead.ID
+		outbox[i].Lead = nil
+		if outbox[i].QueuedAt.IsZero() {
+			outbox[i].QueuedAt = now
+		}
+		if outbox[i].MessageID == "" {
+			outbox[i].MessageID = NewToken(16)
+		}
+		if outbox[i].NextAttemptAt.IsZero() {
+			outbox[i].NextAttemptAt = now
+		}
+	}
+	if len(outbox) > 0 {
+		if err := tx.Omit("Lead").Create(&outbox).Error; err != nil {
+			return err
+		}
+	}
+	lead.Consent = consent
+	return nil
+}
+
+// LeadByPublicID returns a lead with its submission's consent event.
+func (s *Store) LeadByPublicID(ctx context.Context, publicID string) (Lead, error) {
+	return s.leadWhere(ctx, "public_id = ?", publicID)
+}
+
+// LeadByID returns a lead with its submission's consent event.
+func (s *Store) LeadByID(ctx context.Context, id int64) (Lead, error) {
+	return s.leadWhere(ctx, "id = ?", id)
+}
+
+func (s *Store) leadWhere(ctx context.Context, query string, arg any) (Lead, error) {
+	var l Lead
+	err := s.r.WithContext(ctx).Preload("Consent.ConsentText").Where(query, arg).Take(&l).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Lead{}, ErrNotFound
+	}
+	if err != nil {
+		return Lead{}, fmt.Errorf("read lead: %w", err)
+	}
+	return l, nil
+}
+
+// ConsentHistory returns every consent event about a normalised address,
+// oldest first, with the wording each one refers to.
+func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]ConsentEvent, error) {
+	var evs []ConsentEvent
+	err := s.r.WithContext(ctx).Preload("ConsentText").
+		Where("subject = ? AND purpose = ?", subject, PurposeMarketingEmail).
+		Order("at, id").Find(&evs).Error
+	if err != nil {
+		return nil, fmt.Errorf("read consent history: %w", err)
+	}
+	return evs, nil
+}
+
+// DB exposes the read pool for tests and sub-commands that inspect rows.
+func (s *Store) DB() *gorm.DB { return s.r }
+
+// sqlDB is used by tests of the pragmas.
+func (s *Store) writer() (*sql.DB, error) { return s.w.DB() }
