@@ -13,6 +13,14 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, assets fs.FS) {
 	r.POST("/contact", contactSubmit(d, rend))
 	r.GET("/contact/thanks", thanksShow(rend))
 
+	// GET and HEAD show state and change nothing; only POST acts.
+	r.GET("/optout/:token", optOutShow(d, rend))
+	r.HEAD("/optout/:token", optOutShow(d, rend))
+	r.POST("/optout/:token", optOutSubmit(d, rend))
+	r.GET("/confirm/:token", confirmShow(d, rend))
+	r.HEAD("/confirm/:token", confirmShow(d, rend))
+	r.POST("/confirm/:token", confirmSubmit(d, rend))
+
 	r.GET("/healthz", healthz())
 	r.GET("/readyz", readyz(d.Store))
 	r.GET("/assets/*file", serveAssets(assets))

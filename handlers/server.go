@@ -21,16 +21,21 @@ import (
 // MaxBodyBytes is the largest request body accepted (the contract's 64 KiB).
 const MaxBodyBytes = 64 << 10
 
-// LeadStore is what the handlers need from the database.
-type LeadStore interface {
-	CreateLead(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage) error
+// Store is what the handlers need from the database.
+type Store interface {
 	Ping(ctx context.Context) error
+	CreateLead(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage) error
+	LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error)
+	LeadByConfirmToken(ctx context.Context, token string) (models.Lead, error)
+	MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error)
+	Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error)
+	Confirm(ctx context.Context, lead models.Lead, ev models.ConsentEvent) (done bool, err error)
 }
 
 // Deps are the dependencies of the HTTP server.
 type Deps struct {
 	Config config.Config
-	Store  LeadStore
+	Store  Store
 	// ConsentText is the stored version of the configured consent wording:
 	// what the hosted form shows and what every consent event refers to.
 	ConsentText models.ConsentText
@@ -53,7 +58,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	rend, err := newRenderer(templates.FS, site{Company: d.Config.Company, PrivacyURL: d.Config.PrivacyURL}, d.Log,
-		"contact", "thanks", "error")
+		"contact", "thanks", "error", "optout", "confirm")
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/models"
 	_ "time/tzdata" // LEADBOX_TIMEZONE must work in minimal container images.
 )
 
@@ -32,6 +35,9 @@ const usage = `Usage: leadbox [command]
 Commands:
   serve                  run the HTTP server and the mail sender (the default)
   check-config           validate the LEADBOX_* settings and print them, secrets redacted
+  consent EMAIL          print a person's whole consent history (the proof)
+  optout EMAIL           record an operator's opt-out for a person who asked
+  healthcheck            exit 0 when the local server's /readyz answers 200 (for containers)
   help                   show this text
 
 Settings are read from LEADBOX_* environment variables; see README.md.
@@ -52,8 +58,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "healthcheck":
+		cfg, err := config.Load(getenv)
+		if err != nil {
+			return err
+		}
+		return healthcheck(ctx, cfg)
+	case "consent", "optout":
+		return withStore(ctx, getenv, func(cfg config.Config, store *models.Store) error {
+			if cmd == "consent" {
+				return consentCmd(ctx, cfg, store, rest, stdout)
+			}
+			return optOutCmd(ctx, store, rest, stdout)
+		})
 	}
-	_ = rest
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// withStore loads the settings and opens the database for a sub-command.
+func withStore(ctx context.Context, getenv func(string) string, f func(config.Config, *models.Store) error) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	store, err := models.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return f(cfg, store)
 }

@@ -1,0 +1,86 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadbox/leadbox/models"
+)
+
+// optOutPage is the data of optout.html.
+type optOutPage struct {
+	pageData
+	Masked   string
+	Action   string
+	OptedOut bool
+	JustNow  bool
+}
+
+// optOutShow shows whether the person is opted out and, if not, one button
+// to opt out. It changes nothing: mail scanners open every link in a
+// message, and an unsubscribe by GET would unsubscribe people who never
+// clicked.
+func optOutShow(d Deps, rend *renderer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		lead, ok := lookupLead(c, rend, func(t string) (models.Lead, error) { return d.Store.LeadByOptOutToken(ctx, t) })
+		if !ok {
+			return
+		}
+		state, err := d.Store.MarketingStateOf(ctx, models.NormalizeEmail(lead.Email), d.Config.DoubleOptIn)
+		if err != nil {
+			rend.internalError(c, err)
+			return
+		}
+		rend.page(c, http.StatusOK, "optout", optOutPage{
+			pageData: pageData{Site: rend.site},
+			Masked:   maskEmail(lead.Email),
+			Action:   c.Request.URL.Path,
+			OptedOut: state == models.StateWithdrawn,
+		})
+	}
+}
+
+// optOutSubmit withdraws marketing consent. It is both the page's button
+// and the RFC 8058 one-click target (body List-Unsubscribe=One-Click, sent
+// by mail providers with no cookies and no Origin), so it answers 200 with
+// no redirect. Repeating it changes nothing more.
+func optOutSubmit(d Deps, rend *renderer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		lead, ok := lookupLead(c, rend, func(t string) (models.Lead, error) { return d.Store.LeadByOptOutToken(ctx, t) })
+		if !ok {
+			return
+		}
+		method := models.MethodOptOutPage
+		if c.PostForm("List-Unsubscribe") == "One-Click" {
+			method = models.MethodOneClick
+		}
+		done, err := d.Store.Withdraw(ctx, models.ConsentEvent{
+			Subject:   models.NormalizeEmail(lead.Email),
+			LeadID:    &lead.ID,
+			At:        d.Now().UTC(),
+			Method:    method,
+			IP:        c.ClientIP(),
+			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
+		})
+		if err != nil {
+			rend.internalError(c, err)
+			return
+		}
+		if done {
+			d.Log.InfoContext(ctx, "marketing consent withdrawn", "request_id", requestID(c), "method", method)
+		}
+		if wantsJSON(c.Request) {
+			c.JSON(http.StatusOK, gin.H{"status": "opted_out"})
+			return
+		}
+		rend.page(c, http.StatusOK, "optout", optOutPage{
+			pageData: pageData{Site: rend.site},
+			Masked:   maskEmail(lead.Email),
+			OptedOut: true,
+			JustNow:  done,
+		})
+	}
+}
