@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects log output written by the server goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs `leadbox serve` on a free loopback port and returns its
+// base URL and a channel with run's result.
+func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error, *syncBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	full := map[string]string{
+		"LEADBOX_LISTEN":   "127.0.0.1:0",
+		"LEADBOX_DATABASE": filepath.Join(dir, "leadbox.db"),
+		"LEADBOX_MAIL_DIR": filepath.Join(dir, "mail"),
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return full[k] }, io.Discard, logs)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "leadbox listening" {
+				return "http://" + line.Addr, done, logs
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped before listening: %v\nlogs:\n%s", err, logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start within 10s; logs:\n%s", logs)
+	return "", nil, nil
+}
+
+func TestServeShutsDownGracefully(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base, done, logs := startServe(t, ctx, nil)
+
+	// A raw connection, so the request is provably half-sent (headers and
+	// part of the body) when SIGTERM arrives.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	form := url.Values{"name": {"Jane Doe"}, "email": {"jane@example.com"}, "message": {"Hello"}}.Encode()
+	head := "POST /contact HTTP/1.1\r\nHost: leadbox\r\nAccept: application/json\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(form)) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head+form[:10]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the handler is now waiting for the rest of the body
+	cancel()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := io.WriteString(conn, form[10:]); err != nil {
+		t.Fatalf("finishing the in-flight request: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the in-flight response: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("in-flight request during shutdown: status %d, want 201", resp.StatusCode)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v, want nil (exit code 0)", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after shutdown")
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("logs lack the stopped line:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), "jane@example.com") || strings.Contains(logs.String(), "Jane Doe") {
+		t.Errorf("logs contain personal data:\n%s", logs)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	env := map[string]string{"LEADBOX_SMTP_PORT": "seventy", "LEADBOX_RATE_LIMIT": "-1"}
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("run with bad settings returned nil, want an error")
+	}
+	for _, name := range []string{"LEADBOX_SMTP_PORT", "LEADBOX_RATE_LIMIT"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var stderr strings.Builder
+	err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "frobnicate") {
+		t.Errorf("run(frobnicate) = %v, want an unknown-command error", err)
+	}
+	if !strings.Contains(stderr.String(), "Usage") {
+		t.Errorf("stderr = %q, want the usage text", stderr.String())
+	}
+}
