@@ -10,7 +10,7 @@ import (
 // addRoutes is the whole URL map of Leadbox in one place.
 func addRoutes(r *gin.Engine, d Deps, rend *renderer, assets fs.FS) {
 	r.GET("/contact", contactShow(rend, d.ConsentText.Text))
-	r.POST("/contact", contactSubmit(d, rend))
+	r.POST("/contact", rateLimit(d.Config.RateLimit, d.Now, rend), contactSubmit(d, rend))
 	r.GET("/contact/thanks", thanksShow(rend))
 
 	// GET and HEAD show state and change nothing; only POST acts.

@@ -1,0 +1,93 @@
+package handlers
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+)
+
+// maxTrackedClients bounds the limiter's memory whatever the number of
+// clients: about 200 bytes each, so 2 × 100,000 entries stay near 40 MB at
+// the very worst and far less in practice.
+const maxTrackedClients = 100_000
+
+// clientLimiter is a token bucket per client key (the client IP as the
+// trusted-proxy rules define it). Buckets live in two generations: a bucket
+// untouched for a whole refill window is full again, so it can be dropped
+// without changing any answer; when the current generation reaches
+// maxTrackedClients, it is rotated early, which at worst gives a client that
+// shares the flood a fresh bucket.
+type clientLimiter struct {
+	mu        sync.Mutex
+	limit     rate.Limit
+	burst     int
+	window    time.Duration
+	cur, prev map[string]*rate.Limiter
+	rotated   time.Time
+	max       int
+}
+
+// newClientLimiter allows perMinute requests per client per minute, in a
+// burst of up to perMinute.
+func newClientLimiter(perMinute int, now time.Time) *clientLimiter {
+	return &clientLimiter{
+		limit:   rate.Limit(float64(perMinute) / 60),
+		burst:   perMinute,
+		window:  time.Minute,
+		cur:     make(map[string]*rate.Limiter),
+		prev:    make(map[string]*rate.Limiter),
+		rotated: now,
+		max:     maxTrackedClients,
+	}
+}
+
+// allow takes one token for key at now, or says how long until one is free.
+func (l *clientLimiter) allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.rotated) >= l.window || len(l.cur) >= l.max {
+		l.prev, l.cur, l.rotated = l.cur, make(map[string]*rate.Limiter), now
+	}
+	lim, found := l.cur[key]
+	if !found {
+		if lim, found = l.prev[key]; found {
+			delete(l.prev, key)
+		} else {
+			lim = rate.NewLimiter(l.limit, l.burst)
+		}
+		l.cur[key] = lim
+	}
+	r := lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// rateLimit answers 429 with Retry-After to a client over its budget.
+// perMinute 0 turns the limit off.
+func rateLimit(perMinute int, now func() time.Time, rend *renderer) gin.HandlerFunc {
+	if perMinute <= 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	l := newClientLimiter(perMinute, now())
+	return func(c *gin.Context) {
+		ok, wait := l.allow(c.ClientIP(), now())
+		if ok {
+			c.Next()
+			return
+		}
+		secs := int(math.Ceil(wait.Seconds()))
+		c.Header("Retry-After", strconv.Itoa(secs))
+		c.Abort()
+		rend.errorPage(c, http.StatusTooManyRequests, "Too many messages",
+			"You have sent several messages in a short time. Please wait "+strconv.Itoa(secs)+
+				" seconds, then go back and send yours again: your text is still in the form.")
+	}
+}
