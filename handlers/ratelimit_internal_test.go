@@ -49,10 +49,11 @@ func TestClientLimiterMemoryIsBounded(t *testing.T) {
 func TestClientLimiterKeepsStateAcrossRotation(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	l := newClientLimiter(2, t0)
-	l.max = 1 // every new client rotates the generations
+	l.max = 2
 	l.allow("a", t0)
 	l.allow("a", t0)
-	l.allow("b", t0) // rotates: "a" moves to the previous generation
+	l.allow("b", t0)
+	l.allow("c", t0) // the generation is full: "a" and "b" move to the previous one
 	if ok, _ := l.allow("a", t0); ok {
 		t.Error("exhausted client allowed after a rotation: its bucket was lost")
 	}
