@@ -126,8 +126,14 @@ func Load(getenv func(string) string) (Config, error) {
 		Timezone:        p.location("LEADBOX_TIMEZONE", "UTC"),
 		LogLevel:        p.logLevel("LEADBOX_LOG_LEVEL", slog.LevelInfo),
 	}
-	if c.UsesSMTP() && len(c.SalesTo) == 0 && p.getenv("LEADBOX_SALES_TO") == "" {
+	// A set but unparseable list was reported already; a blank one was not.
+	if c.UsesSMTP() && len(c.SalesTo) == 0 && strings.TrimSpace(p.getenv("LEADBOX_SALES_TO")) == "" {
 		p.fail("LEADBOX_SALES_TO", "is required when LEADBOX_SMTP_HOST is set (who receives lead notifications?)")
+	}
+	if !c.UsesSMTP() && len(c.SalesTo) == 0 {
+		// .eml files need a To as well; nobody receives them, so a
+		// placeholder keeps `go run ./cmd/leadbox` working with no settings.
+		c.SalesTo = []*mail.Address{{Address: "sales@localhost"}}
 	}
 	if c.SMTPPassword != "" && c.SMTPUsername == "" {
 		p.fail("LEADBOX_SMTP_PASSWORD", "is set but LEADBOX_SMTP_USERNAME is empty")

@@ -224,6 +224,9 @@ func createLead(tx *gorm.DB, lead *Lead, consent *ConsentEvent, outbox []OutboxM
 		if outbox[i].QueuedAt.IsZero() {
 			outbox[i].QueuedAt = now
 		}
+		if outbox[i].Status == "" {
+			outbox[i].Status = StatusPending
+		}
 		if outbox[i].MessageID == "" {
 			outbox[i].MessageID = NewToken(16)
 		}

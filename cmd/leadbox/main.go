@@ -36,6 +36,9 @@ Commands:
   serve                  run the HTTP server and the mail sender (the default)
   check-config           validate the LEADBOX_* settings and print them, secrets redacted
   consent EMAIL          print a person's whole consent history (the proof)
+  outbox                 list emails waiting to be sent or given up on
+  outbox retry ID        send a failed or cancelled email again
+  send-test-email TO     send one email through the configured transport now
   optout EMAIL           record an operator's opt-out for a person who asked
   healthcheck            exit 0 when the local server's /readyz answers 200 (for containers)
   help                   show this text
@@ -64,12 +67,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return healthcheck(ctx, cfg)
-	case "consent", "optout":
+	case "send-test-email":
+		cfg, err := config.Load(getenv)
+		if err != nil {
+			return err
+		}
+		return sendTestEmail(ctx, cfg, rest, stdout)
+	case "consent", "optout", "outbox":
 		return withStore(ctx, getenv, func(cfg config.Config, store *models.Store) error {
-			if cmd == "consent" {
+			switch cmd {
+			case "consent":
 				return consentCmd(ctx, cfg, store, rest, stdout)
+			case "optout":
+				return optOutCmd(ctx, store, rest, stdout)
 			}
-			return optOutCmd(ctx, store, rest, stdout)
+			return outboxCmd(ctx, store, rest, stdout)
 		})
 	}
 	fmt.Fprint(stderr, usage)

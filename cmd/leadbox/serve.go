@@ -14,6 +14,7 @@ import (
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/handlers"
+	"github.com/leadbox/leadbox/mailer"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -39,11 +40,17 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 
+	worker, err := mailer.New(cfg, store, log)
+	if err != nil {
+		return err
+	}
+
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := handlers.NewServer(handlers.Deps{
 		Config:      cfg,
 		Store:       store,
 		ConsentText: consentText,
+		Notify:      worker.Wake,
 		Log:         log,
 	})
 	if err != nil {
@@ -68,21 +75,36 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	log.Info("leadbox listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(),
 		"database", cfg.Database, "consent_text_version", consentText.Hash[:12])
 
+	// The mail sender stops only after the HTTP server: a lead accepted
+	// during shutdown still gets its wake-up (and the poll finds it anyway
+	// after a restart).
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorker()
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- worker.Run(workerCtx) }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+		serveErr = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			serveErr = fmt.Errorf("shutdown: %w", err)
+		} else if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("http server: %w", err)
+		}
 	}
-	log.Info("shutting down: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	stopWorker()
+	if err := <-workerDone; err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("mail sender: %w", err)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http server: %w", err)
+	if serveErr != nil {
+		return serveErr
 	}
 	log.Info("stopped")
 	return nil

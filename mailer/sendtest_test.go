@@ -1,0 +1,58 @@
+package mailer
+
+import (
+	"net/mail"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestSendTest(t *testing.T) {
+	to := &mail.Address{Address: "operator@example.com"}
+	tests := []struct {
+		name     string
+		script   []step
+		wantLine string
+		wantErr  string
+		wantMsgs int
+	}{
+		{"accepted", nil, "sent the test email to operator@example.com through SMTP 127.0.0.1:", "", 1},
+		{"rejected", []step{rcpt550}, "", "the SMTP server answered 550", 0},
+		{"deferred", []step{rcpt451}, "", "the SMTP server answered 451", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := startSMTPD(t, tt.script...)
+			line, err := SendTest(t.Context(), testConfig(t, d), to)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("SendTest = %q, %v; want an error containing %q", line, err, tt.wantErr)
+				}
+			} else if err != nil || !strings.Contains(line, tt.wantLine) {
+				t.Errorf("SendTest = %q, %v; want a line containing %q", line, err, tt.wantLine)
+			}
+			if got := len(d.messages()); got != tt.wantMsgs {
+				t.Errorf("server accepted %d messages, want %d", got, tt.wantMsgs)
+			}
+		})
+	}
+}
+
+func TestSendTestServerDown(t *testing.T) {
+	d := newStoppedSMTPD(t)
+	if line, err := SendTest(t.Context(), testConfig(t, d), &mail.Address{Address: "operator@example.com"}); err == nil {
+		t.Errorf("SendTest = %q, nil; want a connection error", line)
+	}
+}
+
+func TestSendTestFile(t *testing.T) {
+	cfg := testConfig(t, nil)
+	line, err := SendTest(t.Context(), cfg, &mail.Address{Address: "operator@example.com"})
+	if err != nil || !strings.HasPrefix(line, "wrote the test email to "+cfg.MailDir) {
+		t.Fatalf("SendTest = %q, %v; want a line naming the file in %s", line, err, cfg.MailDir)
+	}
+	entries, err := os.ReadDir(cfg.MailDir)
+	if err != nil || len(entries) != 1 || !strings.HasSuffix(entries[0].Name(), ".eml") {
+		t.Errorf("mail dir holds %v (%v), want one .eml file", entries, err)
+	}
+}

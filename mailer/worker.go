@@ -1,0 +1,419 @@
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/models"
+)
+
+// Store is what the Worker needs from *models.Store.
+type Store interface {
+	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error)
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	MarkSent(ctx context.Context, id int64, at time.Time) error
+	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
+	MarkFailed(ctx context.Context, id int64, reason string) error
+	MarkCancelled(ctx context.Context, id int64, reason string) error
+	Release(ctx context.Context, id int64) error
+	// ConsentHistory lets the worker see, at send time, whether a
+	// confirmation email still has anything to confirm.
+	ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error)
+}
+
+const (
+	// batchSize is how many messages one claim leases. Small, because the
+	// lease must outlast sending the whole batch, and a lease held by a
+	// crashed process delays its messages until it runs out. One drain
+	// claims batch after batch over the same connection.
+	batchSize = 5
+	// recordTimeout bounds recording an outcome after shutdown began: the
+	// message may already be with the SMTP server, so the result is written
+	// even though ctx is cancelled, but not for ever.
+	recordTimeout = 5 * time.Second
+	// maxReasonLen keeps an SMTP server's chatter from filling the table.
+	maxReasonLen = 500
+)
+
+// Worker sends the outbox. Run it in one goroutine; call Wake from anywhere.
+type Worker struct {
+	store     Store
+	composer  *Composer
+	transport Transport
+	log       *slog.Logger
+
+	poll        time.Duration
+	retryBase   time.Duration
+	retryMax    time.Duration
+	giveUpAfter time.Duration
+	lease       time.Duration
+	doubleOptIn bool
+
+	// now and randN are replaced by tests for a fake clock and a seeded
+	// random source. now must return UTC: SQLite compares the stored
+	// times as text.
+	now   func() time.Time
+	randN func(n int64) int64
+
+	wake chan struct{}
+}
+
+// New builds the worker, its Composer and the Transport cfg asks for, and
+// logs which transport that is.
+func New(cfg config.Config, store Store, log *slog.Logger) (*Worker, error) {
+	composer, err := NewComposer(Options{
+		BaseURL:     cfg.BaseURL,
+		Company:     cfg.Company,
+		From:        cfg.MailFrom,
+		SalesTo:     cfg.SalesTo,
+		Timezone:    cfg.Timezone,
+		DoubleOptIn: cfg.DoubleOptIn,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new mailer: %w", err)
+	}
+	transport, err := NewTransport(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("new mailer: %w", err)
+	}
+	if cfg.UsesSMTP() {
+		log.Info(fmt.Sprintf("sending through SMTP %s:%d (%s)", cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS))
+	} else {
+		log.Info(fmt.Sprintf("writing emails as .eml files into %s, no SMTP host set", cfg.MailDir))
+	}
+	return newWorker(cfg, store, composer, transport, log), nil
+}
+
+func newWorker(cfg config.Config, store Store, c *Composer, t Transport, log *slog.Logger) *Worker {
+	return &Worker{
+		store:       store,
+		composer:    c,
+		transport:   t,
+		log:         log,
+		poll:        cfg.OutboxPoll,
+		retryBase:   cfg.RetryBase,
+		retryMax:    cfg.RetryMax,
+		giveUpAfter: cfg.GiveUpAfter,
+		lease:       leaseFor(cfg.SMTPTimeout),
+		doubleOptIn: cfg.DoubleOptIn,
+		now:         func() time.Time { return time.Now().UTC() },
+		randN:       rand.Int64N,
+		wake:        make(chan struct{}, 1),
+	}
+}
+
+// leaseFor returns how long a claim holds a batch: long enough to send the
+// whole batch when the server is slow (go-mail's timeout applies per SMTP
+// command, so allow two per message and one to connect), or a second worker
+// could take over messages still being sent; short enough that the
+// messages of a crashed process go out again within minutes.
+func leaseFor(smtpTimeout time.Duration) time.Duration {
+	return max(time.Minute, time.Duration(2*batchSize+1)*smtpTimeout)
+}
+
+// Wake asks the worker to look for due messages now. It never blocks, and
+// wake-ups that arrive while one is pending collapse into one, so HTTP
+// handlers may call it after every commit.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due messages until ctx is cancelled: at once when woken, every
+// poll interval in any case, and at the next retry time when that comes
+// sooner. It polls the database rather than relying on Wake alone so that
+// messages written before a crash, or by another process, are found.
+//
+// When ctx is cancelled Run stops claiming, lets the message in flight
+// finish and records its outcome, gives back what it claimed but did not
+// try, and returns nil. Database errors are logged and retried, not
+// returned: a busy or briefly unavailable database must not stop the mail.
+func (w *Worker) Run(ctx context.Context) error {
+	for {
+		wait := w.poll
+		if err := w.drain(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("outbox: cannot claim messages", "err", err)
+		} else if ctx.Err() == nil {
+			wait = w.untilNextDue(ctx)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-w.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+func (w *Worker) untilNextDue(ctx context.Context) time.Duration {
+	at, ok, err := w.store.NextDue(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Error("outbox: cannot read next due time", "err", err)
+		}
+		return w.poll
+	}
+	if !ok {
+		return w.poll
+	}
+	return max(0, min(w.poll, at.Sub(w.now())))
+}
+
+// drain sends every message due when it starts, over one connection.
+// Claims use the start time, so a message that fails and is rescheduled
+// within this drain waits for its backoff instead of being tried again at
+// once.
+func (w *Worker) drain(ctx context.Context) error {
+	start := w.now()
+	var c conn
+	defer c.close()
+	for ctx.Err() == nil {
+		msgs, err := w.store.ClaimDue(ctx, start, batchSize, w.lease)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		for i := range msgs {
+			if ctx.Err() != nil {
+				w.release(ctx, msgs[i:])
+				return nil
+			}
+			w.deliver(ctx, &msgs[i], &c)
+		}
+	}
+	return nil
+}
+
+// conn is the transport session of one drain, opened on first use.
+type conn struct {
+	sess Session
+	// openErr is why the session could not be opened. It stands for the
+	// rest of the drain: with the server down, one failed dial is enough,
+	// and dialling once per message would cost a timeout each.
+	openErr error
+}
+
+// drop ends the session after an error: the connection's state is then
+// unknown, and a fresh one for the next message costs little.
+func (c *conn) drop() {
+	c.close()
+	c.sess = nil
+}
+
+func (c *conn) close() {
+	if c.sess != nil {
+		_ = c.sess.Close() // every outcome is recorded already; a failed QUIT changes nothing
+	}
+}
+
+// release gives back claimed messages that were not tried, so that the next
+// start sends them without waiting for the lease to run out.
+func (w *Worker) release(ctx context.Context, msgs []models.OutboxMessage) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	for _, m := range msgs {
+		if err := w.store.Release(rctx, m.ID); err != nil {
+			w.log.Error("outbox: cannot release message", "outbox_id", m.ID, "err", err)
+		}
+	}
+}
+
+// deliver sends one claimed message over c and records the outcome.
+func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	log := w.log.With("outbox_id", m.ID, "kind", m.Kind, "attempt", m.Attempts+1)
+
+	reason, err := w.cancelReason(ctx, m)
+	if err != nil {
+		log.Error("outbox: cannot check whether message is still wanted", "err", err)
+		w.record(log, w.store.Release(rctx, m.ID))
+		return
+	}
+	if reason != "" {
+		log.Info("outbox: message cancelled", "reason", reason)
+		w.record(log, w.store.MarkCancelled(rctx, m.ID, reason))
+		return
+	}
+
+	msg, err := w.composer.Compose(*m, w.now())
+	if err != nil {
+		log.Error("outbox: cannot compose message", "err", err)
+		w.record(log, w.store.MarkFailed(rctx, m.ID, err.Error()))
+		return
+	}
+
+	if c.sess == nil && c.openErr == nil {
+		c.sess, c.openErr = w.transport.Open(ctx)
+		if c.openErr != nil && ctx.Err() == nil {
+			log.Warn("outbox: cannot connect", "err", c.openErr)
+		}
+	}
+	if c.openErr != nil {
+		if ctx.Err() != nil { // shutting down, not a failed attempt
+			w.record(log, w.store.Release(rctx, m.ID))
+			return
+		}
+		w.retryOrGiveUp(rctx, log, m, c.openErr)
+		return
+	}
+
+	err = c.sess.Send(msg)
+	switch code := smtpCode(err); classify(msg, err) {
+	case outcomeSent:
+		if err != nil {
+			log.Warn("outbox: message accepted, error after acceptance ignored", "smtp_code", code)
+		} else {
+			log.Info("outbox: message sent")
+		}
+		w.record(log, w.store.MarkSent(rctx, m.ID, w.now()))
+	case outcomeFailed:
+		log.Error("outbox: message rejected permanently", "smtp_code", code, "step", sendStep(err))
+		w.record(log, w.store.MarkFailed(rctx, m.ID, describe(err)))
+	case outcomeRetry:
+		log.Warn("outbox: message not sent, will retry", "smtp_code", code, "step", sendStep(err))
+		w.retryOrGiveUp(rctx, log, m, err)
+	}
+	if err != nil {
+		c.drop()
+	}
+}
+
+// cancelReason says why a message must no longer be sent, or "" to send
+// it. A sales notification always goes out: sales must hear of every lead.
+// A confirmation email goes only while the person's consent still awaits
+// confirmation, so an opt-out that came first is honoured.
+func (w *Worker) cancelReason(ctx context.Context, m *models.OutboxMessage) (string, error) {
+	if m.Lead == nil {
+		return "the lead no longer exists", nil
+	}
+	if m.Kind != models.KindConsentConfirmation {
+		return "", nil
+	}
+	l := m.Lead
+	if l.ConfirmToken == nil {
+		return "the lead has no confirm token", nil
+	}
+	if l.ConfirmExpiresAt != nil && w.now().After(*l.ConfirmExpiresAt) {
+		return "the confirm link expired before it could be sent", nil
+	}
+	subject := models.NormalizeEmail(l.Email)
+	if l.Consent != nil && l.Consent.Subject != "" {
+		subject = l.Consent.Subject
+	}
+	events, err := w.store.ConsentHistory(ctx, subject)
+	if err != nil {
+		return "", err
+	}
+	if state := models.ComputeMarketingState(events, w.doubleOptIn); state != models.StatePending {
+		return fmt.Sprintf("marketing consent is %s, nothing to confirm", state), nil
+	}
+	return "", nil
+}
+
+// retryOrGiveUp schedules the next try with backoff, or gives up once the
+// message has waited longer than giveUpAfter since it was queued.
+func (w *Worker) retryOrGiveUp(ctx context.Context, log *slog.Logger, m *models.OutboxMessage, err error) {
+	now := w.now()
+	if now.Sub(m.QueuedAt) >= w.giveUpAfter {
+		reason := fmt.Sprintf("gave up after %d attempts: %s", m.Attempts+1, describe(err))
+		log.Error("outbox: gave up on message", "queued_for", now.Sub(m.QueuedAt).Round(time.Second))
+		w.record(log, w.store.MarkFailed(ctx, m.ID, truncate(reason)))
+		return
+	}
+	delay := backoff(m.Attempts, w.retryBase, w.retryMax, w.randN)
+	log.Debug("outbox: retry scheduled", "retry_in", delay)
+	w.record(log, w.store.MarkRetry(ctx, m.ID, now.Add(delay), describe(err)))
+}
+
+func (w *Worker) record(log *slog.Logger, err error) {
+	if err != nil {
+		log.Error("outbox: cannot record outcome", "err", err)
+	}
+}
+
+type outcome int
+
+const (
+	outcomeSent outcome = iota
+	outcomeRetry
+	outcomeFailed
+)
+
+// classify decides what a send error means (research §4.4). go-mail marks
+// a message delivered as soon as the server accepts the DATA, and may still
+// return an error from the RSET or QUIT that follow, so delivery is checked
+// first: a retry there would send a duplicate. Only a 5xx reply is
+// permanent. Everything else - 4xx, a refused connection, a timeout, a
+// connection lost after the final "." (RFC 5321 §3.8: treat as 451) - is
+// retried, accepting the rare duplicate RFC 1047 describes over a lost lead.
+func classify(msg *gomail.Msg, err error) outcome {
+	switch {
+	case err == nil, msg.IsDelivered():
+		return outcomeSent
+	case smtpCode(err) >= 500:
+		return outcomeFailed
+	default:
+		return outcomeRetry
+	}
+}
+
+// smtpCode returns the SMTP reply code in err, or 0 when err holds none.
+func smtpCode(err error) int {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return se.ErrorCode()
+	}
+	return 0
+}
+
+// sendStep names the SMTP step that failed, for logs; it carries no
+// addresses, unlike the error text.
+func sendStep(err error) string {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return se.Reason.String()
+	}
+	return "connection"
+}
+
+// describe is the error as recorded on the outbox row, for the operator.
+// go-mail appends the affected recipients and Message-ID to its errors; the
+// recipient may be the lead's address, so that tail is cut.
+func describe(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		for _, tail := range []string{", affected recipient(s): ", ", affected message ID: "} {
+			if j := strings.Index(l, tail); j >= 0 {
+				l = l[:j]
+			}
+		}
+		lines[i] = l
+	}
+	return truncate(strings.Join(lines, "; "))
+}
+
+func truncate(s string) string {
+	if len(s) <= maxReasonLen {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxReasonLen], "") + "..."
+}

@@ -1,0 +1,451 @@
+package mailer
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/leadbox/leadbox/models"
+)
+
+func statusOf(t *testing.T, s *models.Store, id int64) func() bool {
+	return func() bool {
+		st := outboxRow(t, s, id).Status
+		return st == models.StatusSent || st == models.StatusFailed || st == models.StatusCancelled
+	}
+}
+
+// TestWorkerSMTPReplies drives the worker against scripted SMTP answers and
+// checks what it records and how often the message arrives (research §4.4).
+func TestWorkerSMTPReplies(t *testing.T) {
+	tests := []struct {
+		name         string
+		script       []step
+		wantStatus   string
+		wantAttempts int
+		wantReceived int
+		wantError    []string // in last_error; none for no error
+	}{
+		{"accepted", nil, models.StatusSent, 1, 1, nil},
+		{"RCPT 451 then accepted", []step{rcpt451}, models.StatusSent, 2, 1, nil},
+		{"DATA 451 then accepted", []step{data451}, models.StatusSent, 2, 1, nil},
+		{"RCPT 550 fails, no retry", []step{rcpt550}, models.StatusFailed, 1, 0, []string{"RCPT TO", "550", "no such user here"}},
+		{"DATA 554 fails, no retry", []step{data554}, models.StatusFailed, 1, 0, []string{"DATA", "554", "message rejected as spam"}},
+		{"dropped after final dot is retried", []step{dropAfterData}, models.StatusSent, 2, 1, nil},
+		{"421 to RSET after 250 is sent, not resent", []step{rset421}, models.StatusSent, 1, 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := startSMTPD(t, tt.script...)
+			s, _ := openStore(t)
+			lead := testLead("Jane Doe")
+			rows := addLead(t, s, lead, false, models.KindSalesNotification)
+			w, logs := newTestWorker(t, testConfig(t, d), s)
+			stop := runWorker(t, w)
+			waitFor(t, "the message is sent or failed", statusOf(t, s, rows[0].ID))
+			stop()
+
+			row := outboxRow(t, s, rows[0].ID)
+			if row.Status != tt.wantStatus || row.Attempts != tt.wantAttempts {
+				t.Errorf("row = %s after %d attempts, want %s after %d", row.Status, row.Attempts, tt.wantStatus, tt.wantAttempts)
+			}
+			if got := len(d.messages()); got != tt.wantReceived {
+				t.Errorf("server accepted %d messages, want %d", got, tt.wantReceived)
+			}
+			if tt.wantError == nil && row.LastError != "" {
+				t.Errorf("last_error = %q, want none", row.LastError)
+			}
+			for _, want := range tt.wantError {
+				if !strings.Contains(row.LastError, want) {
+					t.Errorf("last_error = %q, want it to contain %q", row.LastError, want)
+				}
+			}
+			if strings.Contains(row.LastError, "sales@example.com") {
+				t.Errorf("last_error = %q names the recipient", row.LastError)
+			}
+			for _, personal := range []string{lead.Email, lead.Name, lead.Phone} {
+				if strings.Contains(logs.String(), personal) {
+					t.Errorf("log contains personal data %q:\n%s", personal, logs)
+				}
+			}
+		})
+	}
+}
+
+func TestWorkerServerDownThenBack(t *testing.T) {
+	d := newStoppedSMTPD(t)
+	s, _ := openStore(t)
+	var ids []int64
+	for _, name := range []string{"Jane Doe", "John Roe"} {
+		ids = append(ids, addLead(t, s, testLead(name), false, models.KindSalesNotification)[0].ID)
+	}
+	w, _ := newTestWorker(t, testConfig(t, d), s)
+	runWorker(t, w)
+	for _, id := range ids {
+		waitFor(t, "a failed attempt is recorded", func() bool {
+			row := outboxRow(t, s, id)
+			return row.Attempts >= 1 && row.Status == models.StatusPending && row.LastError != ""
+		})
+	}
+	d.start()
+	w.Wake()
+	for _, id := range ids {
+		waitFor(t, "the message is sent", statusOf(t, s, id))
+	}
+	got := d.messages()
+	if len(got) != 2 {
+		t.Fatalf("server accepted %d messages, want 2 (each exactly once)", len(got))
+	}
+	for _, id := range ids {
+		if row := outboxRow(t, s, id); row.Status != models.StatusSent || row.LastError != "" {
+			t.Errorf("row %d = %s, last_error %q; want sent, no error", id, row.Status, row.LastError)
+		}
+	}
+	if a, b := readEmail(t, got[0]).header.Get("Message-Id"), readEmail(t, got[1]).header.Get("Message-Id"); a == b {
+		t.Errorf("both messages have Message-ID %s, want distinct", a)
+	}
+}
+
+// TestWorkerServerRestarts stops the SMTP server between two messages: the
+// worker must not lose the second to the dead connection.
+func TestWorkerServerRestarts(t *testing.T) {
+	d := startSMTPD(t)
+	s, _ := openStore(t)
+	w, _ := newTestWorker(t, testConfig(t, d), s)
+	runWorker(t, w)
+
+	first := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID
+	w.Wake()
+	waitFor(t, "the first message is sent", statusOf(t, s, first))
+	d.stop()
+	second := addLead(t, s, testLead("John Roe"), false, models.KindSalesNotification)[0].ID
+	w.Wake()
+	waitFor(t, "a failed attempt is recorded", func() bool { return outboxRow(t, s, second).Attempts >= 1 })
+	d.start()
+	waitFor(t, "the second message is sent", statusOf(t, s, second))
+	if got := len(d.messages()); got != 2 {
+		t.Errorf("server accepted %d messages, want 2", got)
+	}
+}
+
+// TestWorkerRestartSendsPending: rows left pending by one process are sent
+// by the next one, which knows of them only from the database.
+func TestWorkerRestartSendsPending(t *testing.T) {
+	d := newStoppedSMTPD(t)
+	cfg := testConfig(t, d)
+	s1, path := openStore(t)
+	id := addLead(t, s1, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID
+	w1, _ := newTestWorker(t, cfg, s1)
+	stop := runWorker(t, w1)
+	waitFor(t, "a failed attempt is recorded", func() bool { return outboxRow(t, s1, id).Attempts >= 1 })
+	stop()
+	if err := s1.Close(); err != nil {
+		t.Fatalf("close store: %v", err)
+	}
+
+	d.start()
+	s2, err := models.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("reopen store: %v", err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	w2, _ := newTestWorker(t, cfg, s2)
+	runWorker(t, w2)
+	waitFor(t, "the message is sent", statusOf(t, s2, id))
+	if got := len(d.messages()); got != 1 {
+		t.Errorf("server accepted %d messages, want 1", got)
+	}
+}
+
+func TestWorkerReusesConnection(t *testing.T) {
+	d := startSMTPD(t)
+	s, _ := openStore(t)
+	const n = batchSize + 3 // more than one claim
+	for range n {
+		addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+	}
+	w, _ := newTestWorker(t, testConfig(t, d), s)
+	runWorker(t, w)
+	waitFor(t, "all messages arrive", func() bool { return len(d.messages()) == n })
+	if got := d.conns.Load(); got != 1 {
+		t.Errorf("server saw %d connections for a burst of %d messages, want 1", got, n)
+	}
+}
+
+func TestWakeSendsAtOnce(t *testing.T) {
+	d := startSMTPD(t)
+	s, _ := openStore(t)
+	// An hour's poll: only Wake can make this test pass in time.
+	w, _ := newTestWorker(t, testConfig(t, d, "LEADBOX_OUTBOX_POLL", "1h"), s)
+	runWorker(t, w)
+	for range 3 {
+		w.Wake() // coalesces, never blocks
+	}
+	id := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID
+	w.Wake()
+	waitFor(t, "the message is sent", statusOf(t, s, id))
+}
+
+func TestBackoffBounds(t *testing.T) {
+	tests := []struct{ base, cap time.Duration }{
+		{5 * time.Millisecond, 20 * time.Millisecond},
+		{30 * time.Second, time.Hour},
+		{time.Nanosecond, time.Nanosecond},
+		{time.Hour, 96 * time.Hour},
+	}
+	for _, tt := range tests {
+		for seed := range uint64(10_000) {
+			r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+			n := int(seed % 80) // well past the point where base·2^n overflows
+			got := backoff(n, tt.base, tt.cap, r.Int64N)
+			ceiling := tt.cap
+			if n < 62 && float64(tt.base)*float64(uint64(1)<<n) < float64(tt.cap) {
+				ceiling = tt.base << n
+			}
+			if got < 0 || got > ceiling {
+				t.Fatalf("backoff(%d, %v, %v) = %v, want within [0, %v]", n, tt.base, tt.cap, got, ceiling)
+			}
+		}
+	}
+}
+
+func TestBackoffIsJittered(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		seen[backoff(10, time.Second, time.Hour, r.Int64N)] = true
+	}
+	if len(seen) < 90 {
+		t.Errorf("100 delays took %d distinct values, want them spread out", len(seen))
+	}
+}
+
+// TestWorkerGivesUp runs a message that always meets 451 on a fake clock
+// until the give-up window is over.
+func TestWorkerGivesUp(t *testing.T) {
+	script := make([]step, 200)
+	for i := range script {
+		script[i] = rcpt451
+	}
+	d := startSMTPD(t, script...)
+	cfg := testConfig(t, d, "LEADBOX_RETRY_BASE", "1m", "LEADBOX_RETRY_MAX", "30m", "LEADBOX_GIVE_UP_AFTER", "24h")
+	s, _ := openStore(t)
+	id := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID
+	w, _ := newTestWorker(t, cfg, s)
+	queued := outboxRow(t, s, id).QueuedAt
+	now := queued
+	w.now = func() time.Time { return now }
+	w.randN = rand.New(rand.NewPCG(7, 7)).Int64N
+
+	var lastTry time.Time
+	for i := 0; ; i++ {
+		if i > 200 {
+			t.Fatalf("still not given up after %d attempts", i)
+		}
+		if err := w.drain(t.Context()); err != nil {
+			t.Fatalf("drain: %v", err)
+		}
+		row := outboxRow(t, s, id)
+		if row.Status == models.StatusFailed {
+			break
+		}
+		if row.Status != models.StatusPending || row.Attempts != i+1 {
+			t.Fatalf("after try %d: row = %s after %d attempts, want pending after %d", i+1, row.Status, row.Attempts, i+1)
+		}
+		if !row.NextAttemptAt.After(now) || row.NextAttemptAt.Sub(now) > 30*time.Minute {
+			t.Fatalf("next attempt %v after try at %v, want within (0, 30m]", row.NextAttemptAt, now)
+		}
+		lastTry = now
+		now = row.NextAttemptAt
+	}
+	row := outboxRow(t, s, id)
+	if want := "gave up after " + strconv.Itoa(row.Attempts) + " attempts: "; !strings.HasPrefix(row.LastError, want) || !strings.Contains(row.LastError, "451") {
+		t.Errorf("last_error = %q, want %q followed by the 451 reply", row.LastError, want)
+	}
+	if now.Sub(queued) < 24*time.Hour || lastTry.Sub(queued) >= 24*time.Hour {
+		t.Errorf("gave up at %v after queueing, previous try at %v; want the first try past 24h to give up",
+			now.Sub(queued), lastTry.Sub(queued))
+	}
+}
+
+func TestFileTransport(t *testing.T) {
+	cfg := testConfig(t, nil)
+	cfg.MailDir = filepath.Join(t.TempDir(), "not", "yet", "there")
+	s, _ := openStore(t)
+	rows := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+	w, logs := newTestWorker(t, cfg, s)
+	if want := "writing emails as .eml files into " + cfg.MailDir + ", no SMTP host set"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs)
+	}
+	runWorker(t, w)
+	waitFor(t, "the message is written", statusOf(t, s, rows[0].ID))
+
+	row := outboxRow(t, s, rows[0].ID)
+	entries, err := os.ReadDir(cfg.MailDir)
+	if err != nil {
+		t.Fatalf("read mail dir: %v", err)
+	}
+	want := row.MessageID + "@example.com.eml"
+	if len(entries) != 1 || entries[0].Name() != want {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("mail dir holds %v, want only %s", names, want)
+	}
+	raw, err := os.ReadFile(filepath.Join(cfg.MailDir, want))
+	if err != nil {
+		t.Fatalf("read .eml: %v", err)
+	}
+	p := readEmail(t, raw)
+	if got := p.header.Get("Message-Id"); got != "<"+row.MessageID+"@example.com>" {
+		t.Errorf("Message-ID = %q, want <%s@example.com>", got, row.MessageID)
+	}
+	if row.Status != models.StatusSent {
+		t.Errorf("row = %s, want sent", row.Status)
+	}
+}
+
+// blockingTransport holds the first Send until release is closed, so a
+// test can shut the worker down while a message is in flight.
+type blockingTransport struct {
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	sent    int
+}
+
+func (b *blockingTransport) String() string                        { return "blocking" }
+func (b *blockingTransport) Open(context.Context) (Session, error) { return b, nil }
+func (b *blockingTransport) Close() error                          { return nil }
+func (b *blockingTransport) Send(*gomail.Msg) error {
+	b.once.Do(func() {
+		close(b.started)
+		<-b.release
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sent++
+	return nil
+}
+
+func TestWorkerShutdownFinishesInFlightAndReleasesRest(t *testing.T) {
+	cfg := testConfig(t, nil)
+	s, _ := openStore(t)
+	var ids []int64
+	for range 3 {
+		ids = append(ids, addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID)
+	}
+	bt := &blockingTransport{started: make(chan struct{}), release: make(chan struct{})}
+	log, _ := testLogger()
+	w := newWorker(cfg, s, newTestComposer(t, cfg), bt, log)
+	stop := runWorker(t, w)
+
+	<-bt.started
+	go func() {
+		// Let the cancel land while the first message is in flight.
+		time.Sleep(20 * time.Millisecond)
+		close(bt.release)
+	}()
+	stop()
+
+	if bt.sent != 1 {
+		t.Fatalf("sent %d messages, want 1 (only the one in flight)", bt.sent)
+	}
+	if row := outboxRow(t, s, ids[0]); row.Status != models.StatusSent {
+		t.Errorf("message in flight = %s, want sent", row.Status)
+	}
+	for _, id := range ids[1:] {
+		row := outboxRow(t, s, id)
+		if row.Status != models.StatusPending || row.Attempts != 0 || row.LeaseUntil != nil {
+			t.Errorf("row %d = %s, %d attempts, lease %v; want pending, untried, released", id, row.Status, row.Attempts, row.LeaseUntil)
+		}
+	}
+}
+
+// countingTransport accepts everything and counts.
+type countingTransport struct {
+	mu   sync.Mutex
+	sent int
+}
+
+func (c *countingTransport) String() string                        { return "counting" }
+func (c *countingTransport) Open(context.Context) (Session, error) { return c, nil }
+func (c *countingTransport) Close() error                          { return nil }
+func (c *countingTransport) Send(*gomail.Msg) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent++
+	return nil
+}
+
+// TestWorkerChecksConsentAtSendTime: an opt-out that lands after the
+// confirmation email was claimed still stops it.
+func TestWorkerChecksConsentAtSendTime(t *testing.T) {
+	tests := []struct {
+		name       string
+		withdraw   bool
+		wantStatus string
+		wantSent   int
+	}{
+		{"still waiting for confirmation", false, models.StatusSent, 1},
+		{"opted out after the claim", true, models.StatusCancelled, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, nil)
+			s, _ := openStore(t)
+			lead := testLead("Jane Doe")
+			addLead(t, s, lead, true, models.KindConsentConfirmation)
+			ct := &countingTransport{}
+			log, _ := testLogger()
+			w := newWorker(cfg, s, newTestComposer(t, cfg), ct, log)
+			msgs, err := s.ClaimDue(t.Context(), time.Now().UTC(), 10, time.Minute)
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("ClaimDue = %d messages, %v; want 1", len(msgs), err)
+			}
+			if tt.withdraw {
+				ev := models.ConsentEvent{Subject: models.NormalizeEmail(lead.Email), At: time.Now().UTC(), Method: models.MethodOptOutPage}
+				if _, err := s.Withdraw(t.Context(), ev); err != nil {
+					t.Fatalf("Withdraw: %v", err)
+				}
+			}
+			w.deliver(t.Context(), &msgs[0], &conn{})
+			if row := outboxRow(t, s, msgs[0].ID); row.Status != tt.wantStatus {
+				t.Errorf("row = %s (%q), want %s", row.Status, row.LastError, tt.wantStatus)
+			}
+			if ct.sent != tt.wantSent {
+				t.Errorf("sent %d, want %d", ct.sent, tt.wantSent)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want outcome
+	}{
+		{"no error", nil, outcomeSent},
+		{"dial error", errors.New("dial tcp 127.0.0.1:25: connect: connection refused"), outcomeRetry},
+		{"timeout", context.DeadlineExceeded, outcomeRetry},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := classify(gomail.NewMsg(), tt.err); got != tt.want {
+				t.Errorf("classify(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,391 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newStore opens a new SQLite file in a temp dir.
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "leads.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// pragmas reads the settings that matter from one connection.
+type pragmas struct {
+	journalMode                                      string
+	synchronous, busyTimeout, foreignKeys, queryOnly int
+}
+
+func readPragmas(t *testing.T, ctx context.Context, c *sql.Conn) pragmas {
+	t.Helper()
+	var p pragmas
+	for _, q := range []struct {
+		pragma string
+		dst    any
+	}{
+		{"journal_mode", &p.journalMode},
+		{"synchronous", &p.synchronous},
+		{"busy_timeout", &p.busyTimeout},
+		{"foreign_keys", &p.foreignKeys},
+		{"query_only", &p.queryOnly},
+	} {
+		if err := c.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.dst); err != nil {
+			t.Fatalf("PRAGMA %s: %v", q.pragma, err)
+		}
+	}
+	return p
+}
+
+// pinAll holds n connections of a pool at once, so each one is a different
+// connection, and returns them.
+func pinAll(t *testing.T, ctx context.Context, db *sql.DB, n int) []*sql.Conn {
+	t.Helper()
+	conns := make([]*sql.Conn, n)
+	for i := range conns {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		conns[i] = c
+	}
+	return conns
+}
+
+// TestPragmas checks every pooled connection, not just the first: most
+// pragmas are per connection.
+func TestPragmas(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+
+	w, err := s.writer()
+	if err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	if got := w.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("writer pool allows %d connections, want 1", got)
+	}
+	wantWriter := pragmas{journalMode: "wal", synchronous: 2, busyTimeout: 10000, foreignKeys: 1, queryOnly: 0}
+	for i, c := range pinAll(t, ctx, w, 1) {
+		if got := readPragmas(t, ctx, c); got != wantWriter {
+			t.Errorf("writer connection %d: %+v, want %+v", i, got, wantWriter)
+		}
+		_ = c.Close()
+	}
+
+	r, err := s.DB().DB()
+	if err != nil {
+		t.Fatalf("read pool: %v", err)
+	}
+	n := r.Stats().MaxOpenConnections
+	if n < 1 {
+		t.Fatalf("read pool allows %d connections, want a bounded pool", n)
+	}
+	for i, c := range pinAll(t, ctx, r, n) {
+		got := readPragmas(t, ctx, c)
+		if got.journalMode != "wal" || got.busyTimeout != 10000 || got.foreignKeys != 1 || got.queryOnly != 1 {
+			t.Errorf("reader connection %d of %d: %+v, want journal_mode wal, busy_timeout 10000, foreign_keys 1, query_only 1", i, n, got)
+		}
+	}
+}
+
+func TestReaderRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	tests := []struct{ name, sql string }{
+		{"insert", `INSERT INTO consent_texts (hash, text, created_at) VALUES ('x', 'y', CURRENT_TIMESTAMP)`},
+		{"create table", `CREATE TABLE sneaky (id INTEGER)`},
+		{"delete", `DELETE FROM leads`},
+	}
+	for _, tt := range tests {
+		if err := s.DB().WithContext(ctx).Exec(tt.sql).Error; err == nil {
+			t.Errorf("%s through the read pool succeeded, want an error", tt.name)
+		}
+	}
+	if err := s.DB().WithContext(ctx).Create(&ConsentText{Hash: "h", Text: "t", CreatedAt: time.Now()}).Error; err == nil {
+		t.Error("gorm Create through the read pool succeeded, want an error")
+	}
+}
+
+// newLead returns the records of one submission, ready for CreateLead.
+func newLead(t *testing.T, s *Store, email string) (*Lead, *ConsentEvent, []OutboxMessage) {
+	t.Helper()
+	ct, err := s.ConsentTextVersion(context.Background(), "Email me offers.")
+	if err != nil {
+		t.Fatalf("ConsentTextVersion: %v", err)
+	}
+	now := time.Now().UTC()
+	lead := &Lead{
+		PublicID: NewToken(16), CreatedAt: now, Name: "Ann", Email: email,
+		Message: "Hello", OptOutToken: NewToken(20),
+	}
+	ev := &ConsentEvent{
+		Subject: NormalizeEmail(email), Purpose: PurposeMarketingEmail, At: now,
+		Action: ActionGiven, Method: MethodForm, IP: "192.0.2.1", ConsentTextID: &ct.ID,
+	}
+	outbox := []OutboxMessage{
+		{Kind: KindSalesNotification, CreatedAt: now},
+		{Kind: KindConsentConfirmation, CreatedAt: now},
+	}
+	return lead, ev, outbox
+}
+
+// rowCounts is how many leads, consent events and outbox rows exist.
+func rowCounts(t *testing.T, s *Store) [3]int64 {
+	t.Helper()
+	var c [3]int64
+	for i, m := range []any{&Lead{}, &ConsentEvent{}, &OutboxMessage{}} {
+		if err := s.DB().Model(m).Count(&c[i]).Error; err != nil {
+			t.Fatalf("count: %v", err)
+		}
+	}
+	return c
+}
+
+func TestCreateLead(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	lead, ev, outbox := newLead(t, s, "Ann@Example.com")
+	if err := s.CreateLead(ctx, lead, ev, outbox); err != nil {
+		t.Fatalf("CreateLead: %v", err)
+	}
+	if got := rowCounts(t, s); got != [3]int64{1, 1, 2} {
+		t.Errorf("rows (leads, events, outbox) %v, want [1 1 2]", got)
+	}
+	got, err := s.LeadByPublicID(ctx, lead.PublicID)
+	if err != nil {
+		t.Fatalf("LeadByPublicID: %v", err)
+	}
+	if got.Consent == nil || got.Consent.Action != ActionGiven || got.Consent.ConsentText == nil ||
+		got.Consent.ConsentText.Text != "Email me offers." || *got.Consent.LeadID != got.ID {
+		t.Errorf("read back consent %+v, want the given event with its wording", got.Consent)
+	}
+	msgs, err := s.OutboxByStatus(ctx, StatusPending)
+	if err != nil {
+		t.Fatalf("OutboxByStatus: %v", err)
+	}
+	if len(msgs) != 2 {
+		t.Fatalf("%d pending outbox messages, want 2", len(msgs))
+	}
+	for _, m := range msgs {
+		if m.LeadID != got.ID || m.MessageID == "" || m.QueuedAt.IsZero() || m.NextAttemptAt.IsZero() {
+			t.Errorf("outbox %s: lead %d, message id %q, queued %v, due %v; want this lead's, with an id, queued and due",
+				m.Kind, m.LeadID, m.MessageID, m.QueuedAt, m.NextAttemptAt)
+		}
+	}
+	if _, err := s.LeadByPublicID(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LeadByPublicID(unknown) error %v, want ErrNotFound", err)
+	}
+}
+
+// TestCreateLeadAllOrNothing breaks each step of CreateLead in turn: a
+// failure leaves no lead, no consent event and no outbox row behind.
+func TestCreateLeadAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		spoil func(t *testing.T, s *Store, lead *Lead, ev *ConsentEvent, outbox []OutboxMessage)
+	}{
+		{"duplicate public id (lead fails)", func(t *testing.T, s *Store, lead *Lead, _ *ConsentEvent, _ []OutboxMessage) {
+			first, fev, fout := newLead(t, s, "first@example.com")
+			if err := s.CreateLead(ctx, first, fev, fout); err != nil {
+				t.Fatalf("first CreateLead: %v", err)
+			}
+			lead.PublicID = first.PublicID
+		}},
+		{"unknown consent text (event fails)", func(_ *testing.T, _ *Store, _ *Lead, ev *ConsentEvent, _ []OutboxMessage) {
+			missing := int64(987654)
+			ev.ConsentTextID = &missing
+		}},
+		{"duplicate message id (outbox fails)", func(_ *testing.T, _ *Store, _ *Lead, _ *ConsentEvent, outbox []OutboxMessage) {
+			outbox[0].MessageID = "same"
+			outbox[1].MessageID = "same"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			lead, ev, outbox := newLead(t, s, "ann@example.com")
+			tt.spoil(t, s, lead, ev, outbox)
+			before := rowCounts(t, s)
+			if err := s.CreateLead(ctx, lead, ev, outbox); err == nil {
+				t.Fatal("CreateLead succeeded, want an error")
+			}
+			if after := rowCounts(t, s); after != before {
+				t.Errorf("rows (leads, events, outbox) %v after a failed CreateLead, want unchanged %v", after, before)
+			}
+			var n int64
+			if err := s.DB().Model(&ConsentEvent{}).Where("subject = ?", "ann@example.com").Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%d consent events left for the failed lead, want 0", n)
+			}
+			// The writer is usable afterwards: the transaction was rolled back.
+			lead2, ev2, out2 := newLead(t, s, "bob@example.com")
+			if err := s.CreateLead(ctx, lead2, ev2, out2); err != nil {
+				t.Errorf("CreateLead after a failed one: %v", err)
+			}
+		})
+	}
+}
+
+// TestConsentEventsAppendOnly: the database itself refuses to edit or
+// delete consent proof, whatever the code does.
+func TestConsentEventsAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	lead, ev, outbox := newLead(t, s, "ann@example.com")
+	if err := s.CreateLead(ctx, lead, ev, outbox); err != nil {
+		t.Fatalf("CreateLead: %v", err)
+	}
+	tests := []struct {
+		name string
+		run  func() error
+	}{
+		{"SQL update", func() error {
+			return s.w.WithContext(ctx).Exec(`UPDATE consent_events SET action = ? WHERE id = ?`, ActionWithdrawn, ev.ID).Error
+		}},
+		{"gorm update", func() error {
+			return s.w.WithContext(ctx).Model(&ConsentEvent{}).Where("id = ?", ev.ID).Update("subject", "x@example.com").Error
+		}},
+		{"SQL delete", func() error {
+			return s.w.WithContext(ctx).Exec(`DELETE FROM consent_events WHERE id = ?`, ev.ID).Error
+		}},
+		{"gorm delete", func() error {
+			return s.w.WithContext(ctx).Delete(&ConsentEvent{}, ev.ID).Error
+		}},
+	}
+	for _, tt := range tests {
+		err := tt.run()
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: error %v, want the append-only trigger's", tt.name, err)
+		}
+	}
+	var got ConsentEvent
+	if err := s.DB().WithContext(ctx).Take(&got, ev.ID).Error; err != nil {
+		t.Fatalf("read event: %v", err)
+	}
+	if got.Action != ActionGiven || got.Subject != "ann@example.com" {
+		t.Errorf("event after refused edits: action %q, subject %q; want unchanged", got.Action, got.Subject)
+	}
+	// Appending still works.
+	w := *ev
+	w.ID, w.Action, w.Method, w.At = 0, ActionWithdrawn, MethodOneClick, time.Now().UTC()
+	if err := s.w.WithContext(ctx).Omit("ConsentText").Create(&w).Error; err != nil {
+		t.Errorf("append a withdrawal: %v", err)
+	}
+}
+
+func TestConsentTextVersion(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a1, err := s.ConsentTextVersion(ctx, "Wording A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := s.ConsentTextVersion(ctx, "Wording A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.ConsentTextVersion(ctx, "Wording A ") // one byte more is another wording
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1.ID != a2.ID || a1.ID == 0 {
+		t.Errorf("same wording got ids %d and %d, want one non-zero id", a1.ID, a2.ID)
+	}
+	if b.ID == a1.ID {
+		t.Errorf("a different wording reused id %d", b.ID)
+	}
+	if a1.Hash != HashConsentText("Wording A") || a1.Text != "Wording A" {
+		t.Errorf("stored %q with hash %s, want %q with hash %s", a1.Text, a1.Hash, "Wording A", HashConsentText("Wording A"))
+	}
+	if got := HashConsentText("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Errorf("HashConsentText(abc) = %s, want the SHA-256 of abc", got)
+	}
+}
+
+func TestComputeMarketingState(t *testing.T) {
+	ev := func(action string) ConsentEvent { return ConsentEvent{Purpose: PurposeMarketingEmail, Action: action} }
+	other := ConsentEvent{Purpose: "marketing_sms", Action: ActionGiven}
+	tests := []struct {
+		name        string
+		events      []ConsentEvent
+		doubleOptIn bool
+		want        MarketingState
+	}{
+		{"no events", nil, true, StateNone},
+		{"not given", []ConsentEvent{ev(ActionNotGiven)}, true, StateNone},
+		{"given, double opt-in", []ConsentEvent{ev(ActionGiven)}, true, StatePending},
+		{"given, single opt-in", []ConsentEvent{ev(ActionGiven)}, false, StateSubscribed},
+		{"given then confirmed", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed)}, true, StateSubscribed},
+		{"confirmed without given", []ConsentEvent{ev(ActionConfirmed)}, true, StateNone},
+		{"given, confirmed, withdrawn", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed), ev(ActionWithdrawn)}, true, StateWithdrawn},
+		{"withdrawn then stale confirm", []ConsentEvent{ev(ActionGiven), ev(ActionWithdrawn), ev(ActionConfirmed)}, true, StateWithdrawn},
+		{"withdrawn then given again", []ConsentEvent{ev(ActionGiven), ev(ActionWithdrawn), ev(ActionGiven)}, true, StatePending},
+		{"withdrawn then given again, single opt-in", []ConsentEvent{ev(ActionWithdrawn), ev(ActionGiven)}, false, StateSubscribed},
+		{"subscribed then box left unticked", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed), ev(ActionNotGiven)}, true, StateSubscribed},
+		{"withdrawn then box left unticked", []ConsentEvent{ev(ActionWithdrawn), ev(ActionNotGiven)}, true, StateWithdrawn},
+		{"pending then given again", []ConsentEvent{ev(ActionGiven), ev(ActionGiven)}, true, StatePending},
+		{"confirmed then given again (new pending)", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed), ev(ActionGiven)}, true, StatePending},
+		{"other purpose ignored", []ConsentEvent{other}, false, StateNone},
+	}
+	for _, tt := range tests {
+		got := ComputeMarketingState(tt.events, tt.doubleOptIn)
+		if got != tt.want {
+			t.Errorf("%s: ComputeMarketingState = %q, want %q", tt.name, got, tt.want)
+		}
+		if got.MayMarket() != (tt.want == StateSubscribed) {
+			t.Errorf("%s: MayMarket = %v for %q", tt.name, got.MayMarket(), got)
+		}
+	}
+}
+
+func TestVersionLess(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"3.51.2", "3.51.3", true},
+		{"3.51.3", "3.51.3", false},
+		{"3.51.4", "3.51.3", false},
+		{"3.9.0", "3.51.3", true},
+		{"3.100.0", "3.51.3", false},
+		{"4.0.0", "3.51.3", false},
+		{"3.51", "3.51.3", true},
+		{"3.51.3.1", "3.51.3", false},
+		{"3.51.3", "3.51.3.0", false},
+		{"2.99.99", "3", true},
+	}
+	for _, tt := range tests {
+		if got := versionLess(tt.a, tt.b); got != tt.want {
+			t.Errorf("versionLess(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestOpenRefusesQueryInPath(t *testing.T) {
+	for _, p := range []string{"leads.db?mode=memory", "leads.db#x"} {
+		if _, err := Open(context.Background(), filepath.Join(t.TempDir(), p)); err == nil {
+			t.Errorf("Open(%q) succeeded, want an error", p)
+		}
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	if got := NormalizeEmail("  Ann.Example@EXAMPLE.com "); got != "ann.example@example.com" {
+		t.Errorf("NormalizeEmail = %q, want ann.example@example.com", got)
+	}
+}
