@@ -41,7 +41,9 @@ func contactSubmit(d Deps, rend *renderer) gin.HandlerFunc {
 			rend.errorPage(c, http.StatusBadRequest, "Incomplete request", "The form did not arrive whole. Please send it again.")
 			return
 		}
-		sub, err := decodeSubmission(c.ContentType(), body)
+		// The whole header, not c.ContentType(): gin's strips the parameters,
+		// and with them the multipart boundary and the charset.
+		sub, err := decodeSubmission(c.GetHeader("Content-Type"), body)
 		switch {
 		case errors.Is(err, errUnsupportedType):
 			rend.errorPage(c, http.StatusUnsupportedMediaType, "Unsupported form",
@@ -56,13 +58,18 @@ func contactSubmit(d Deps, rend *renderer) gin.HandlerFunc {
 		if sub.spam() {
 			// Bots must not learn that the trap caught them: answer exactly
 			// like a success, store nothing and send nothing.
-			accepted(c, asJSON, next, submitResponse{ID: models.NewToken(16), MarketingConsent: "not_given"})
+			given, _ := sub.consentGiven()
+			accepted(c, asJSON, next, submitResponse{ID: models.NewToken(16), MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
 			return
 		}
 		if errs := sub.Valid(); errs != nil {
 			if asJSON {
 				c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "validation", "fields": errs})
 				return
+			}
+			if u, err := url.Parse(next); next != "" && err == nil {
+				// The corrected form redirects to _next after its POST.
+				c.Header("Content-Security-Policy", contentSecurityPolicy(u.Scheme+"://"+u.Host))
 			}
 			rend.page(c, http.StatusUnprocessableEntity, "contact", newContactPage(rend, d.ConsentText.Text, sub, errs))
 			return
@@ -78,7 +85,8 @@ func contactSubmit(d Deps, rend *renderer) gin.HandlerFunc {
 			return
 		}
 		d.Notify()
-		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID, MarketingConsent: consentStatus(consent, cfg.DoubleOptIn)})
+		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID,
+			MarketingConsent: consentStatus(consent.Action == models.ActionGiven, cfg.DoubleOptIn)})
 	}
 }
 
@@ -95,9 +103,9 @@ func accepted(c *gin.Context, asJSON bool, next string, resp submitResponse) {
 	c.Redirect(http.StatusSeeOther, next)
 }
 
-func consentStatus(e models.ConsentEvent, doubleOptIn bool) string {
+func consentStatus(given, doubleOptIn bool) string {
 	switch {
-	case e.Action != models.ActionGiven:
+	case !given:
 		return "not_given"
 	case doubleOptIn:
 		return "pending_confirmation"

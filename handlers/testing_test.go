@@ -1,0 +1,458 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/handlers"
+	"github.com/leadbox/leadbox/models"
+)
+
+func TestMain(m *testing.M) {
+	// Gin's debug mode prints every route of every test server.
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+// testApp is one running Leadbox over a real SQLite file.
+type testApp struct {
+	srv    *httptest.Server
+	store  *models.Store
+	cfg    config.Config
+	dbPath string
+	// notified counts calls of Deps.Notify (the mail sender's wake-up).
+	notified atomic.Int64
+	// client does not follow redirects, so tests see the 303 itself.
+	client *http.Client
+}
+
+// newTestServer starts the real router over a new SQLite file in a temp
+// dir (or over env["LEADBOX_DATABASE"] when set, to share one database
+// between two servers). env holds LEADBOX_* settings; everything else takes
+// its default, except LEADBOX_RATE_LIMIT, which is off unless env sets it.
+func newTestServer(t *testing.T, env map[string]string) (*httptest.Server, *models.Store, *testApp) {
+	t.Helper()
+	ctx := context.Background()
+	dbPath := env["LEADBOX_DATABASE"]
+	if dbPath == "" {
+		dbPath = filepath.Join(t.TempDir(), "leads.db")
+	}
+	cfg, err := config.Load(func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		// Tests post far more than a visitor would; rate limiting has its
+		// own tests, which set the variable.
+		if k == "LEADBOX_RATE_LIMIT" {
+			return "0"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatalf("config.Load: %v", err)
+	}
+	store, err := models.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatalf("models.Open(%q): %v", dbPath, err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	ct, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
+	if err != nil {
+		t.Fatalf("ConsentTextVersion: %v", err)
+	}
+	app := &testApp{store: store, cfg: cfg, dbPath: dbPath}
+	h, err := handlers.NewServer(handlers.Deps{
+		Config:      cfg,
+		Store:       store,
+		ConsentText: ct,
+		Notify:      func() { app.notified.Add(1) },
+	})
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	app.srv = httptest.NewServer(h)
+	t.Cleanup(app.srv.Close)
+	app.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return app.srv, store, app
+}
+
+// response is an answer read whole.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) String() string {
+	b := r.body
+	if len(b) > 600 {
+		b = b[:600] + "..."
+	}
+	return fmt.Sprintf("%d %s", r.status, b)
+}
+
+// do sends a request to the app and reads the whole answer.
+func (a *testApp) do(t *testing.T, method, path, contentType string, body []byte, header http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(method, a.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	if body == nil {
+		req.Body = nil
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("User-Agent", testUserAgent)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	res, err := a.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read answer of %s %s: %v", method, path, err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+func (a *testApp) get(t *testing.T, path string) response {
+	t.Helper()
+	return a.do(t, http.MethodGet, path, "", nil, nil)
+}
+
+const testUserAgent = "leadbox-test/1.0 (+https://example.org)"
+
+// bodyKind is one of the accepted request body encodings.
+type bodyKind string
+
+const (
+	urlencoded bodyKind = "urlencoded"
+	multiparts bodyKind = "multipart"
+	jsonBody   bodyKind = "json"
+)
+
+var allKinds = []bodyKind{urlencoded, multiparts, jsonBody}
+
+// encode builds a body of the given kind. Values are strings, except in
+// JSON where a value of another type (bool, number, json.RawMessage) is
+// sent as such. Form encodings send a string value only.
+func encode(t *testing.T, kind bodyKind, fields map[string]any) (contentType string, body []byte) {
+	t.Helper()
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic bodies
+	switch kind {
+	case urlencoded:
+		var b strings.Builder
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(formValue(t, k, fields[k])))
+		}
+		return "application/x-www-form-urlencoded", []byte(b.String())
+	case multiparts:
+		var buf bytes.Buffer
+		w := multipart.NewWriter(&buf)
+		for _, k := range keys {
+			if err := w.WriteField(k, formValue(t, k, fields[k])); err != nil {
+				t.Fatalf("multipart: %v", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("multipart: %v", err)
+		}
+		return w.FormDataContentType(), buf.Bytes()
+	case jsonBody:
+		b, err := json.Marshal(fields)
+		if err != nil {
+			t.Fatalf("json: %v", err)
+		}
+		return "application/json", b
+	}
+	t.Fatalf("unknown body kind %q", kind)
+	return "", nil
+}
+
+func formValue(t *testing.T, key string, v any) string {
+	t.Helper()
+	s, ok := v.(string)
+	if !ok {
+		t.Fatalf("form field %s: value %#v is not a string", key, v)
+	}
+	return s
+}
+
+// post sends fields as a body of the given kind to POST /contact.
+func (a *testApp) post(t *testing.T, kind bodyKind, fields map[string]any, header http.Header) response {
+	t.Helper()
+	ct, body := encode(t, kind, fields)
+	return a.do(t, http.MethodPost, "/contact", ct, body, header)
+}
+
+// validFields is a submission that passes every rule.
+func validFields() map[string]any {
+	return map[string]any{
+		"name":    "Ann Example",
+		"email":   "ann@example.com",
+		"phone":   "+48 (12) 345-67.89",
+		"company": "Acme Sp. z o.o.",
+		"message": "Please call me about a quote.",
+	}
+}
+
+// with returns a copy of base with the given fields set; a nil value
+// removes the field.
+func with(base map[string]any, set map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(set))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// acceptJSON asks for a JSON answer to a form post.
+var acceptJSON = http.Header{"Accept": {"application/json"}}
+
+// decodeJSON decodes a JSON answer into v.
+func decodeJSON(t *testing.T, r response, v any) {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type = %q, want application/json; answer: %v", ct, r)
+	}
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("decode JSON answer: %v; answer: %v", err, r)
+	}
+}
+
+// validationError is the JSON body of a 422.
+type validationError struct {
+	Error  string            `json:"error"`
+	Fields map[string]string `json:"fields"`
+}
+
+// counts is how many rows each table holds.
+type counts struct{ leads, events, outbox int64 }
+
+func (a *testApp) counts(t *testing.T) counts {
+	t.Helper()
+	db := a.store.DB().WithContext(context.Background())
+	var c counts
+	for _, q := range []struct {
+		model any
+		n     *int64
+	}{{&models.Lead{}, &c.leads}, {&models.ConsentEvent{}, &c.events}, {&models.OutboxMessage{}, &c.outbox}} {
+		if err := db.Model(q.model).Count(q.n).Error; err != nil {
+			t.Fatalf("count rows: %v", err)
+		}
+	}
+	return c
+}
+
+// storedLead reads back a lead, its consent event and wording, and its
+// outbox rows.
+type storedLead struct {
+	lead   models.Lead
+	event  models.ConsentEvent
+	text   models.ConsentText
+	outbox []models.OutboxMessage
+}
+
+func (a *testApp) leadByPublicID(t *testing.T, id string) storedLead {
+	t.Helper()
+	ctx := context.Background()
+	l, err := a.store.LeadByPublicID(ctx, id)
+	if err != nil {
+		t.Fatalf("LeadByPublicID(%q): %v", id, err)
+	}
+	return a.readBack(t, l.ID)
+}
+
+// lastLead reads back the newest lead (for form posts, whose answer carries
+// no id).
+func (a *testApp) lastLead(t *testing.T) storedLead {
+	t.Helper()
+	var l models.Lead
+	if err := a.store.DB().WithContext(context.Background()).Order("id DESC").Take(&l).Error; err != nil {
+		t.Fatalf("read newest lead: %v", err)
+	}
+	return a.readBack(t, l.ID)
+}
+
+func (a *testApp) readBack(t *testing.T, leadID int64) storedLead {
+	t.Helper()
+	db := a.store.DB().WithContext(context.Background())
+	var s storedLead
+	if err := db.Where("id = ?", leadID).Take(&s.lead).Error; err != nil {
+		t.Fatalf("read lead %d: %v", leadID, err)
+	}
+	var evs []models.ConsentEvent
+	if err := db.Where("lead_id = ?", leadID).Find(&evs).Error; err != nil {
+		t.Fatalf("read consent events of lead %d: %v", leadID, err)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("lead %d has %d consent events, want 1", leadID, len(evs))
+	}
+	s.event = evs[0]
+	if s.event.ConsentTextID == nil {
+		t.Fatalf("consent event of lead %d has no consent_text_id", leadID)
+	}
+	if err := db.Where("id = ?", *s.event.ConsentTextID).Take(&s.text).Error; err != nil {
+		t.Fatalf("read consent text %d: %v", *s.event.ConsentTextID, err)
+	}
+	if err := db.Where("lead_id = ?", leadID).Order("id").Find(&s.outbox).Error; err != nil {
+		t.Fatalf("read outbox of lead %d: %v", leadID, err)
+	}
+	return s
+}
+
+func outboxKinds(msgs []models.OutboxMessage) []string {
+	kinds := make([]string, len(msgs))
+	for i, m := range msgs {
+		kinds[i] = m.Kind
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// columnsHolding lists "table.column" for every stored value that contains
+// needle, across every table of the database.
+func (a *testApp) columnsHolding(t *testing.T, needle string) []string {
+	t.Helper()
+	sqlDB, err := a.store.DB().DB()
+	if err != nil {
+		t.Fatalf("read pool: %v", err)
+	}
+	ctx := context.Background()
+	var tables []string
+	rows, err := sqlDB.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatalf("list tables: %v", err)
+		}
+		tables = append(tables, n)
+	}
+	rows.Close()
+	var hits []string
+	for _, table := range tables {
+		hits = append(hits, scanTable(t, sqlDB, table, needle)...)
+	}
+	return hits
+}
+
+func scanTable(t *testing.T, db *sql.DB, table, needle string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT * FROM "`+table+`"`)
+	if err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	var hits []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("read %s: %v", table, err)
+		}
+		for i, v := range vals {
+			var s string
+			switch v := v.(type) {
+			case []byte:
+				s = string(v)
+			default:
+				s = fmt.Sprint(v)
+			}
+			if strings.Contains(s, needle) {
+				hits = append(hits, table+"."+cols[i])
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	return hits
+}
+
+// fieldErrorIDs lists the fields that the form page marks as wrong, from the
+// ids of the error paragraphs placed beside them.
+func fieldErrorIDs(page string) []string {
+	var out []string
+	for _, m := range errorIDRe.FindAllStringSubmatch(page, -1) {
+		out = append(out, m[1])
+	}
+	sort.Strings(out)
+	return out
+}
+
+var errorIDRe = regexp.MustCompile(`<p class="error" id="([a-z_]+)-error">`)
+
+// checkboxChecked reports whether the consent checkbox is ticked on a page.
+func checkboxChecked(t *testing.T, page string) bool {
+	t.Helper()
+	m := checkboxRe.FindString(page)
+	if m == "" {
+		t.Fatalf("no marketing_consent checkbox on the page:\n%s", page)
+	}
+	return regexp.MustCompile(`\schecked[\s>]`).MatchString(m)
+}
+
+var checkboxRe = regexp.MustCompile(`<input id="marketing_consent"[^>]*>`)
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
