@@ -50,7 +50,7 @@ func contactSubmit(d Deps, rend *renderer) gin.HandlerFunc {
 				"Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json (UTF-8).")
 			return
 		case err != nil:
-			rend.errorPage(c, http.StatusBadRequest, "Unreadable form", strings.TrimPrefix(err.Error(), errMalformedBody.Error()+": "))
+			rend.errorPage(c, http.StatusBadRequest, "Unreadable form", err.Error())
 			return
 		}
 

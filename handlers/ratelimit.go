@@ -48,6 +48,13 @@ func newClientLimiter(perMinute int, now time.Time) *clientLimiter {
 
 // allow takes one token for key at now, or says how long until one is free.
 func (l *clientLimiter) allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	r, wait := l.reserve(key, now)
+	return r != nil, wait
+}
+
+// reserve takes one token for key at now and returns the reservation, which
+// can be given back; or nil and how long until a token is free.
+func (l *clientLimiter) reserve(key string, now time.Time) (*rate.Reservation, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.rotated) >= l.window || len(l.cur) >= l.max {
@@ -65,22 +72,30 @@ func (l *clientLimiter) allow(key string, now time.Time) (ok bool, retryAfter ti
 	r := lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return false, d
+		return nil, d
 	}
-	return true, 0
+	return r, 0
 }
 
-// rateLimit answers 429 with Retry-After to a client over its budget.
-// perMinute 0 turns the limit off.
+// rateLimit answers 429 with Retry-After to a client over its budget of
+// accepted submissions. A submission that is refused (a typo in the email,
+// a body too large) gives its token back: someone fixing a form must not be
+// locked out. perMinute 0 turns the limit off.
 func rateLimit(perMinute int, now func() time.Time, rend *renderer) gin.HandlerFunc {
 	if perMinute <= 0 {
 		return func(c *gin.Context) { c.Next() }
 	}
 	l := newClientLimiter(perMinute, now())
 	return func(c *gin.Context) {
-		ok, wait := l.allow(c.ClientIP(), now())
-		if ok {
+		t := now()
+		r, wait := l.reserve(c.ClientIP(), t)
+		if r != nil {
 			c.Next()
+			if c.Writer.Status() >= http.StatusBadRequest {
+				// Cancel as of the reservation's own time: x/time/rate only
+				// gives back tokens of reservations not yet "acted on".
+				r.CancelAt(t)
+			}
 			return
 		}
 		secs := int(math.Ceil(wait.Seconds()))

@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -33,6 +34,21 @@ var (
 	errUnsupportedType = errors.New("unsupported content type")
 	errMalformedBody   = errors.New("malformed body")
 )
+
+// bodyError says, in words fit for the visitor, why a body cannot be read
+// as a submission; the parser's own message stays out of the answer.
+type bodyError struct {
+	kind error // errUnsupportedType or errMalformedBody
+	msg  string
+}
+
+func (e *bodyError) Error() string { return e.msg }
+func (e *bodyError) Unwrap() error { return e.kind }
+
+func malformed(msg string) error { return &bodyError{kind: errMalformedBody, msg: msg} }
+
+// unreadableForm is the answer to form data that does not parse.
+const unreadableForm = "The form data could not be read. Please send the form again."
 
 // submission is a contact-form post as the visitor sent it. Values are kept
 // as typed so that a rejected form is shown again exactly as it was filled;
@@ -64,7 +80,14 @@ func (s *submission) fields() map[string]*string {
 	}
 }
 
+// fieldError records a problem with a field the visitor can see and fix.
+// Hidden fields (attribution, _next, the honeypot) are never an error: a
+// bad value there is dropped later, because the visitor could not fix it
+// and attribution never costs a lead.
 func (s *submission) fieldError(field, msg string) {
+	if !slices.Contains(formOrder, field) {
+		return
+	}
 	if s.decodeErrs == nil {
 		s.decodeErrs = make(map[string]string)
 	}
@@ -89,13 +112,13 @@ func decodeSubmission(contentType string, body []byte) (submission, error) {
 	case "application/x-www-form-urlencoded":
 		values, err := url.ParseQuery(string(body))
 		if err != nil {
-			return submission{}, fmt.Errorf("%w: %v", errMalformedBody, err)
+			return submission{}, malformed(unreadableForm)
 		}
 		s.setValues(values)
 	case "multipart/form-data":
 		values, err := readMultipart(body, params["boundary"])
 		if err != nil {
-			return submission{}, fmt.Errorf("%w: %v", errMalformedBody, err)
+			return submission{}, malformed(unreadableForm)
 		}
 		s.setValues(values)
 	case "application/json":
@@ -168,12 +191,12 @@ func (s *submission) setJSON(body []byte) error {
 		if !utf8.Valid(body) {
 			// encoding/json accepts invalid UTF-8 inside strings and would
 			// only fail here for other reasons; say what is actually wrong.
-			return fmt.Errorf("%w: the body is not valid UTF-8", errMalformedBody)
+			return malformed("The body is not valid UTF-8.")
 		}
-		return fmt.Errorf("%w: the body must be a JSON object: %v", errMalformedBody, err)
+		return malformed("The body must be a JSON object with the form's fields, such as {\"name\": \"...\"}.")
 	}
 	if raw == nil {
-		return fmt.Errorf("%w: the body must be a JSON object, not null", errMalformedBody)
+		return malformed("The body must be a JSON object with the form's fields, not null.")
 	}
 	for key, dst := range s.fields() {
 		v, ok := raw[key]

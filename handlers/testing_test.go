@@ -456,3 +456,160 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// submitLead posts a valid form submission from email, with the marketing
+// box ticked or not, and returns the stored lead.
+func (a *testApp) submitLead(t *testing.T, email string, ticked bool) models.Lead {
+	t.Helper()
+	set := map[string]any{"email": email, "marketing_consent": nil}
+	if ticked {
+		set["marketing_consent"] = "on"
+	}
+	if res := a.post(t, urlencoded, with(validFields(), set), nil); res.status != http.StatusSeeOther {
+		t.Fatalf("POST /contact from %s: got %v, want 303", email, res)
+	}
+	var l models.Lead
+	if err := a.store.DB().WithContext(context.Background()).Order("id DESC").Take(&l).Error; err != nil {
+		t.Fatalf("read newest lead: %v", err)
+	}
+	if l.Email != email {
+		t.Fatalf("newest lead has email %q, want %q", l.Email, email)
+	}
+	if ticked && l.ConfirmToken == nil {
+		t.Fatalf("lead from %s ticked the box but has no confirm token", email)
+	}
+	return l
+}
+
+// ledger returns every consent event about a normalised address, oldest
+// first.
+func (a *testApp) ledger(t *testing.T, subject string) []models.ConsentEvent {
+	t.Helper()
+	var evs []models.ConsentEvent
+	if err := a.store.DB().WithContext(context.Background()).
+		Where("subject = ?", subject).Order("at, id").Find(&evs).Error; err != nil {
+		t.Fatalf("read consent events of %s: %v", subject, err)
+	}
+	return evs
+}
+
+// allEvents returns the whole consent ledger in insertion order.
+func (a *testApp) allEvents(t *testing.T) []models.ConsentEvent {
+	t.Helper()
+	var evs []models.ConsentEvent
+	if err := a.store.DB().WithContext(context.Background()).Order("id").Find(&evs).Error; err != nil {
+		t.Fatalf("read consent events: %v", err)
+	}
+	return evs
+}
+
+// allOutbox returns every outbox row in insertion order.
+func (a *testApp) allOutbox(t *testing.T) []models.OutboxMessage {
+	t.Helper()
+	var msgs []models.OutboxMessage
+	if err := a.store.DB().WithContext(context.Background()).Order("id").Find(&msgs).Error; err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	return msgs
+}
+
+// actions lists the actions of events, in order.
+func actions(evs []models.ConsentEvent) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Action
+	}
+	return out
+}
+
+// marketingState is the person's state as the rest of Leadbox computes it.
+func (a *testApp) marketingState(t *testing.T, subject string) models.MarketingState {
+	t.Helper()
+	st, err := a.store.MarketingStateOf(context.Background(), subject, a.cfg.DoubleOptIn)
+	if err != nil {
+		t.Fatalf("MarketingStateOf(%s): %v", subject, err)
+	}
+	return st
+}
+
+// rawDB opens a separate read-write connection to the app's SQLite file for
+// test-only setup that the application never does itself (the store's read
+// pool refuses writes).
+func (a *testApp) rawDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", a.dbPath+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatalf("open %s: %v", a.dbPath, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// scannerHeaders imitate what mail-security scanners and browsers'
+// prefetchers send when they open a link nobody clicked.
+var scannerHeaders = []http.Header{
+	{"User-Agent": {"Mozilla/5.0 (compatible; Microsoft Office Protocol Discovery)"}},
+	{"User-Agent": {"Proofpoint URL Defense"}},
+	{"User-Agent": {"Barracuda Sentinel"}},
+	{"Sec-Purpose": {"prefetch"}, "Purpose": {"prefetch"}},
+}
+
+// scan opens path the way link scanners do: GET and HEAD, 10 times each
+// with every scanner's headers, checking each answer is the wantStatus
+// page and cannot be cached.
+func (a *testApp) scan(t *testing.T, path string, wantStatus int) {
+	t.Helper()
+	for range 10 {
+		for _, h := range scannerHeaders {
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				res := a.do(t, method, path, "", nil, h)
+				if res.status != wantStatus {
+					t.Fatalf("%s %s with %v: got %v, want %d", method, path, h, res, wantStatus)
+				}
+				if cc := res.header.Get("Cache-Control"); cc != "no-store" {
+					t.Fatalf("%s %s: Cache-Control = %q, want no-store", method, path, cc)
+				}
+			}
+		}
+	}
+}
+
+// withoutRequestID replaces the answer's request id in its body, so that
+// two answers can be compared as pages.
+func withoutRequestID(t *testing.T, r response) string {
+	t.Helper()
+	id := r.header.Get("X-Request-Id")
+	if id == "" {
+		t.Fatalf("answer has no X-Request-Id: %v", r)
+	}
+	return strings.ReplaceAll(r.body, id, "REQUEST-ID")
+}
+
+// postForm is a POST of a urlencoded body, as a browser sends the opt-out
+// and confirm buttons (no fields).
+func (a *testApp) postForm(t *testing.T, path, body string, header http.Header) response {
+	t.Helper()
+	return a.do(t, http.MethodPost, path, "application/x-www-form-urlencoded", []byte(body), header)
+}
+
+// formRe finds the forms of a page.
+var formRe = regexp.MustCompile(`<form\b[^>]*>`)
+
+// checkOneButtonForm checks that page has exactly one form, posting to
+// action, with exactly one button.
+func checkOneButtonForm(t *testing.T, page, action string) {
+	t.Helper()
+	forms := formRe.FindAllString(page, -1)
+	if len(forms) != 1 {
+		t.Fatalf("page has forms %q, want exactly one", forms)
+	}
+	if want := `<form method="post" action="` + action + `">`; forms[0] != want {
+		t.Errorf("form = %s, want %s", forms[0], want)
+	}
+	if n := strings.Count(page, "<button"); n != 1 {
+		t.Errorf("page has %d buttons, want 1", n)
+	}
+	if n := strings.Count(page, "<input"); n != 0 {
+		t.Errorf("page has %d inputs, want none (the token is in the URL)", n)
+	}
+}
