@@ -50,7 +50,7 @@ func (s *Store) Withdraw(ctx context.Context, ev ConsentEvent) (done bool, err e
 		done = true
 		return tx.Model(&OutboxMessage{}).
 			Where("status = ? AND kind IN ? AND lead_id IN (?)", StatusPending, marketingKinds,
-				tx.Model(&Lead{}).Select("id").Where("lower(email) = ?", ev.Subject)).
+				tx.Model(&Lead{}).Select("id").Where("email_key = ?", ev.Subject)).
 			Updates(map[string]any{"status": StatusCancelled, "last_error": "consent withdrawn"}).Error
 	})
 	if err != nil {

@@ -21,11 +21,14 @@ type Lead struct {
 	PublicID  string    `gorm:"size:32;not null;uniqueIndex"`
 	CreatedAt time.Time `gorm:"not null;index"`
 
-	Name    string `gorm:"not null"`
-	Email   string `gorm:"not null"`
-	Phone   string `gorm:"not null;default:''"`
-	Company string `gorm:"not null;default:''"`
-	Message string `gorm:"not null"`
+	Name  string `gorm:"not null"`
+	Email string `gorm:"not null"`
+	// EmailKey is NormalizeEmail(Email): the person the lead belongs to,
+	// for consent, opt-out and duplicate look-ups.
+	EmailKey string `gorm:"not null;default:'';index"`
+	Phone    string `gorm:"not null;default:''"`
+	Company  string `gorm:"not null;default:''"`
+	Message  string `gorm:"not null"`
 
 	// Attribution that sales and marketing ask for.
 	PageURL     string `gorm:"not null;default:''"`

@@ -159,7 +159,7 @@ func versionLess(a, b string) bool {
 
 func (s *Store) migrate(ctx context.Context) error {
 	db := s.w.WithContext(ctx)
-	if err := db.AutoMigrate(&ConsentText{}, &Lead{}, &ConsentEvent{}, &OutboxMessage{}); err != nil {
+	if err := db.AutoMigrate(&ConsentText{}, &Lead{}, &ConsentEvent{}, &OutboxMessage{}, &SpamTally{}, &Setting{}); err != nil {
 		return err
 	}
 	// The consent ledger is append-only: proof that can be edited proves
@@ -198,17 +198,42 @@ func (s *Store) ConsentTextVersion(ctx context.Context, text string) (ConsentTex
 // transaction: once it returns nil, all of them survive a crash, and none of
 // them exists without the others.
 func (s *Store) CreateLead(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage) error {
-	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	_, err := s.CreateLeadOnce(ctx, lead, consent, outbox, time.Time{})
+	return err
+}
+
+// CreateLeadOnce is CreateLead, except when the same person sent the same
+// message at or after since (a double click, a browser retrying a post):
+// then nothing is written, *lead becomes the earlier lead (with its consent
+// event) and dup is true. The check runs inside the write transaction, so
+// two simultaneous copies cannot both get through. A zero since turns the
+// check off.
+func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (dup bool, err error) {
+	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if !since.IsZero() {
+			var earlier Lead
+			err := tx.Preload("Consent").
+				Where("email_key = ? AND message = ? AND created_at >= ?", NormalizeEmail(lead.Email), lead.Message, since).
+				Order("id").Take(&earlier).Error
+			if err == nil {
+				*lead, dup = earlier, true
+				return nil
+			}
+			if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
+		}
 		return createLead(tx, lead, consent, outbox)
 	})
 	if err != nil {
-		return fmt.Errorf("create lead: %w", err)
+		return false, fmt.Errorf("create lead: %w", err)
 	}
-	return nil
+	return dup, nil
 }
 
 func createLead(tx *gorm.DB, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage) error {
 	lead.Consent = nil // saved explicitly below, not through the association
+	lead.EmailKey = NormalizeEmail(lead.Email)
 	if err := tx.Omit("Consent").Create(lead).Error; err != nil {
 		return err
 	}

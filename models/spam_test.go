@@ -1,0 +1,110 @@
+package models
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSpamLogTalliesByHourAndReason(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	l := NewSpamLog(s, 24*time.Hour)
+	t0 := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
+	l.now = func() time.Time { return t0 }
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { l.Note(SpamHoneypot) })
+	}
+	wg.Wait()
+	l.Note(SpamTimeTrap)
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Note(SpamHoneypot) // same hour: adds to the same row
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SpamCounts(ctx, t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SpamCount{{SpamHoneypot, 51}, {SpamTimeTrap, 1}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("SpamCounts = %v, want %v", got, want)
+	}
+	var rows int64
+	s.r.Model(&SpamTally{}).Count(&rows)
+	if rows != 2 {
+		t.Errorf("%d tally rows, want 2 (one per hour and reason)", rows)
+	}
+
+	// Purging removes hours before the cut-off only.
+	l.now = func() time.Time { return t0.Add(3 * time.Hour) }
+	l.Note(SpamDuplicate)
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeSpam(ctx, t0.Add(time.Hour)); err != nil || n != 2 {
+		t.Errorf("PurgeSpam = %d, %v; want 2 rows", n, err)
+	}
+	got, _ = s.SpamCounts(ctx, time.Time{})
+	if len(got) != 1 || got[0] != (SpamCount{SpamDuplicate, 1}) {
+		t.Errorf("after purge SpamCounts = %v, want only the later duplicate", got)
+	}
+}
+
+func TestSecretIsCreatedOnceAndShared(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a, err := s.Secret(ctx, "form_stamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Secret(ctx, "form_stamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 32 || !bytes.Equal(a, b) {
+		t.Errorf("Secret twice = %x, %x; want the same 32 bytes", a, b)
+	}
+	c, _ := s.Secret(ctx, "other")
+	if bytes.Equal(a, c) {
+		t.Error("two secrets of different names are equal")
+	}
+}
+
+func TestCreateLeadOnceFindsTheEarlierLead(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.Now().UTC()
+	first, c1, o1 := newLead(t, s, "Ann@Example.com")
+	if dup, err := s.CreateLeadOnce(ctx, first, c1, o1, t0.Add(-time.Minute)); err != nil || dup {
+		t.Fatalf("first CreateLeadOnce = %v, %v; want created", dup, err)
+	}
+	again, c2, o2 := newLead(t, s, "ann@example.com ")
+	again.Message = first.Message
+	dup, err := s.CreateLeadOnce(ctx, again, c2, o2, t0.Add(-time.Minute))
+	if err != nil || !dup {
+		t.Fatalf("same person, same message: dup = %v, err %v; want dup", dup, err)
+	}
+	if again.PublicID != first.PublicID || again.Consent == nil {
+		t.Errorf("duplicate returned lead %q (consent %v), want the earlier %q with its consent", again.PublicID, again.Consent, first.PublicID)
+	}
+	if got := rowCounts(t, s); got[0] != 1 {
+		t.Errorf("%d leads after a duplicate, want 1", got[0])
+	}
+
+	other, c3, o3 := newLead(t, s, "ann@example.com")
+	other.Message = "A different question."
+	if dup, err := s.CreateLeadOnce(ctx, other, c3, o3, t0.Add(-time.Minute)); err != nil || dup {
+		t.Errorf("different message: dup = %v, err %v; want a new lead", dup, err)
+	}
+	late, c4, o4 := newLead(t, s, "ann@example.com")
+	late.Message = first.Message
+	if dup, err := s.CreateLeadOnce(ctx, late, c4, o4, time.Now().UTC().Add(time.Minute)); err != nil || dup {
+		t.Errorf("outside the window: dup = %v, err %v; want a new lead", dup, err)
+	}
+}
