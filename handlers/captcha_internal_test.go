@@ -1,0 +1,87 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// fakeSiteverify speaks the siteverify protocol of Turnstile and hCaptcha:
+// a form post of secret, response and remoteip, answered with JSON.
+func fakeSiteverify(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+			http.Error(w, "want a form post", http.StatusBadRequest)
+			return
+		}
+		answer(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestCaptchaVerify(t *testing.T) {
+	const secret = "0x4AAAAAAA-test-secret"
+	judge := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.PostFormValue("secret") != secret:
+			fmt.Fprint(w, `{"success":false,"error-codes":["invalid-input-secret"]}`)
+		case r.PostFormValue("remoteip") != "198.51.100.4":
+			fmt.Fprint(w, `{"success":false,"error-codes":["bad-remoteip-in-test"]}`)
+		case r.PostFormValue("response") == "good-token":
+			fmt.Fprint(w, `{"success":true,"error-codes":[],"challenge_ts":"2026-05-01T09:00:00Z","hostname":"www.example.com"}`)
+		default:
+			fmt.Fprint(w, `{"success":false,"error-codes":["invalid-input-response"]}`)
+		}
+	}
+	tests := []struct {
+		name, provider, secret, answer string
+		server                         func(w http.ResponseWriter, r *http.Request)
+		want                           error
+	}{
+		{"turnstile pass", CaptchaTurnstile, secret, "good-token", judge, nil},
+		{"hcaptcha pass", CaptchaHCaptcha, secret, "good-token", judge, nil},
+		{"wrong answer", CaptchaTurnstile, secret, "bot-token", judge, errCaptchaFailed},
+		{"no answer posted", CaptchaTurnstile, secret, "", judge, errCaptchaFailed},
+		{"our secret is wrong", CaptchaTurnstile, "wrong", "good-token", judge, errCaptchaUnavailable},
+		{"provider error", CaptchaHCaptcha, secret, "good-token", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "oops", http.StatusInternalServerError)
+		}, errCaptchaUnavailable},
+		{"unreadable answer", CaptchaTurnstile, secret, "good-token", func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprint(w, "<html>maintenance</html>")
+		}, errCaptchaUnavailable},
+		{"timeout", CaptchaTurnstile, secret, "good-token", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(600 * time.Millisecond): // longer than the client waits
+			}
+		}, errCaptchaUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := newCaptcha(tc.provider, "site-key", tc.secret, fakeSiteverify(t, tc.server), 200*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.verify(context.Background(), tc.answer, "198.51.100.4")
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Errorf("verify = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCaptchaUnknownProvider(t *testing.T) {
+	if _, err := newCaptcha("recaptcha-v9", "", "s", "", time.Second); err == nil {
+		t.Error("newCaptcha accepted an unknown provider")
+	}
+	if c, err := newCaptcha("", "", "", "", time.Second); c != nil || err != nil {
+		t.Errorf("newCaptcha with no provider = %v, %v; want nil, nil (CAPTCHA off)", c, err)
+	}
+}
