@@ -24,14 +24,16 @@ type confirmPage struct {
 	JustNow bool
 }
 
-// confirmState decides what a confirmation link can still do.
-func confirmState(d Deps, lead models.Lead, current models.MarketingState) string {
+// confirmState decides what a confirmation link can still do, from the
+// person's consent history.
+func confirmState(d Deps, lead models.Lead, history []models.ConsentEvent) string {
+	given, confirmed := models.ConfirmTarget(history, lead.ID)
 	switch {
-	case current == models.StateSubscribed:
+	case confirmed || models.ComputeMarketingState(history, true) == models.StateSubscribed:
 		return "confirmed"
 	case lead.ConfirmExpiresAt == nil || d.Now().After(*lead.ConfirmExpiresAt):
 		return "expired"
-	case current != models.StatePending:
+	case given == nil:
 		return "superseded"
 	}
 	return "pending"
@@ -59,8 +61,7 @@ func (d Deps) confirm(c *gin.Context, rend *renderer, write bool) {
 	if !ok {
 		return
 	}
-	subject := models.NormalizeEmail(lead.Email)
-	current, err := d.Store.MarketingStateOf(ctx, subject, true)
+	history, err := d.Store.ConsentHistory(ctx, models.NormalizeEmail(lead.Email))
 	if err != nil {
 		rend.internalError(c, err)
 		return
@@ -70,8 +71,8 @@ func (d Deps) confirm(c *gin.Context, rend *renderer, write bool) {
 		Masked:    maskEmail(lead.Email),
 		Action:    c.Request.URL.Path,
 		OptOutURL: "/optout/" + lead.OptOutToken,
-		State:     confirmState(d, lead, current),
-		Current:   current,
+		State:     confirmState(d, lead, history),
+		Current:   models.ComputeMarketingState(history, true),
 	}
 	if write && page.State == "pending" {
 		done, err := d.Store.Confirm(ctx, lead, models.ConsentEvent{

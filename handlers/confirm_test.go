@@ -184,6 +184,11 @@ func TestConfirmSuperseded(t *testing.T) {
 	newer := app.submitLead(t, "Ann@Example.com", true)
 	oldPath, newPath := "/confirm/"+*older.ConfirmToken, "/confirm/"+*newer.ConfirmToken
 
+	// The page tells the truth before anyone presses anything: no button.
+	if res := app.get(t, oldPath); !strings.Contains(res.body, "This link is no longer valid") || strings.Contains(res.body, "<button") {
+		t.Errorf("GET the older link shows a confirm button or does not say it is superseded:\n%s", res.body)
+	}
+
 	res := app.postForm(t, oldPath, "", nil)
 	if res.status != http.StatusOK {
 		t.Fatalf("POST the older link: got %v, want 200", res)

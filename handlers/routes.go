@@ -28,6 +28,10 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, assets fs.FS) {
 	r.GET("/assets/*file", serveAssets(assets))
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/contact") })
 
+	// Links in emails never end in a slash; a redirect would only turn a
+	// mistyped token into a 301 instead of the uniform 404.
+	r.RedirectTrailingSlash = false
+
 	r.NoRoute(func(c *gin.Context) {
 		rend.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 	})

@@ -28,6 +28,7 @@ type Store interface {
 	LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error)
 	LeadByConfirmToken(ctx context.Context, token string) (models.Lead, error)
 	MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error)
+	ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error)
 	Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error)
 	Confirm(ctx context.Context, lead models.Lead, ev models.ConsentEvent) (done bool, err error)
 }

@@ -78,23 +78,14 @@ func (s *Store) Confirm(ctx context.Context, lead Lead, ev ConsentEvent) (done b
 			Order("at, id").Find(&evs).Error; err != nil {
 			return err
 		}
-		// The link confirms this lead's "given" event only while that is the
-		// latest decision, or the latest after its own confirmation.
-		var last *ConsentEvent
-		for i := range evs {
-			if evs[i].Action != ActionNotGiven {
-				last = &evs[i]
-			}
-		}
+		given, confirmed := ConfirmTarget(evs, lead.ID)
 		switch {
-		case last == nil || last.LeadID == nil || *last.LeadID != lead.ID:
-			return ErrConfirmSuperseded
-		case last.Action == ActionConfirmed:
+		case confirmed:
 			return nil
-		case last.Action != ActionGiven:
+		case given == nil:
 			return ErrConfirmSuperseded
 		}
-		ev.ConsentTextID = last.ConsentTextID
+		ev.ConsentTextID = given.ConsentTextID
 		if err := tx.Omit("ConsentText").Create(&ev).Error; err != nil {
 			return err
 		}
@@ -105,6 +96,31 @@ func (s *Store) Confirm(ctx context.Context, lead Lead, ev ConsentEvent) (done b
 		return false, fmt.Errorf("confirm consent: %w", err)
 	}
 	return done, nil
+}
+
+// ConfirmTarget says what the confirmation link sent for leadID can do,
+// given the person's events (oldest first). The link confirms that lead's
+// "given" event only while it is the latest decision: an opt-out or a newer
+// submission's consent since then supersedes it. It returns the event to
+// confirm, or confirmed=true when the latest decision already is this
+// lead's confirmation; both zero means superseded.
+func ConfirmTarget(events []ConsentEvent, leadID int64) (given *ConsentEvent, confirmed bool) {
+	var last *ConsentEvent
+	for i := range events {
+		if events[i].Purpose == PurposeMarketingEmail && events[i].Action != ActionNotGiven {
+			last = &events[i]
+		}
+	}
+	if last == nil || last.LeadID == nil || *last.LeadID != leadID {
+		return nil, false
+	}
+	switch last.Action {
+	case ActionConfirmed:
+		return nil, true
+	case ActionGiven:
+		return last, false
+	}
+	return nil, false
 }
 
 // stateIn computes a person's state inside a transaction.
