@@ -5,6 +5,8 @@
 package config
 
 import (
+	"crypto"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,9 +14,12 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
 // DefaultConsentText is the marketing-consent wording shown beside the
@@ -53,6 +58,31 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // Reveal returns the secret itself, for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
 
+// SigningKey is a private key that, like Secret, never shows itself when
+// printed, logged or encoded. The zero value holds no key.
+type SigningKey struct{ signer crypto.Signer }
+
+// Signer returns the key itself (an *rsa.PrivateKey or an
+// ed25519.PrivateKey), or nil when there is none.
+func (k SigningKey) Signer() crypto.Signer { return k.signer }
+
+// String implements fmt.Stringer so %v and %s print a placeholder.
+func (k SigningKey) String() string {
+	if k.signer == nil {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the key either.
+func (k SigningKey) GoString() string { return strconv.Quote(k.String()) }
+
+// LogValue keeps slog from printing the key.
+func (k SigningKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// MarshalText keeps encoders (JSON, YAML) from printing the key.
+func (k SigningKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // Config is every setting of Leadbox. Build it with Load.
 type Config struct {
 	Listen   string
@@ -68,6 +98,14 @@ type Config struct {
 	MailDir      string
 	MailFrom     *mail.Address
 	SalesTo      []*mail.Address
+
+	// DKIM signing of every outgoing email; off when DKIMKeyFile is empty.
+	// The key is read and parsed by Load, so a bad key stops start-up
+	// instead of the first email.
+	DKIMKeyFile  string
+	DKIMSelector string
+	DKIMDomain   string
+	DKIMKey      SigningKey
 
 	// Outbox tuning: how often the worker looks for due mail even when not
 	// woken, how retries back off, and when a message is given up.
@@ -87,11 +125,26 @@ type Config struct {
 	ConsentText    string
 	Timezone       *time.Location
 	LogLevel       slog.Level
+
+	// Defences against bots and abuse (see README "Security").
+	MinFillTime      time.Duration // time trap: faster posts of the hosted form are spam; 0 is off
+	DuplicateWindow  time.Duration // the same message from the same person within it is answered, not stored again
+	ConfirmLimit     int           // confirmation emails per address per 24 hours
+	SpamRetention    time.Duration // how long spam tallies are kept
+	FrameAncestors   []string      // who may embed the pages in a frame; empty is nobody
+	Captcha          string        // "", "turnstile" or "hcaptcha"
+	CaptchaSiteKey   string
+	CaptchaSecret    Secret
+	CaptchaVerifyURL string
+	CaptchaTimeout   time.Duration
 }
 
 // UsesSMTP reports whether mail goes to an SMTP server rather than to .eml
 // files in MailDir.
 func (c Config) UsesSMTP() bool { return c.SMTPHost != "" }
+
+// SignsDKIM reports whether outgoing email is DKIM-signed.
+func (c Config) SignsDKIM() bool { return c.DKIMKey.signer != nil }
 
 // Load reads the configuration through getenv (os.Getenv in production, a map
 // in tests). It returns every problem found, joined, each naming its variable.
@@ -125,8 +178,22 @@ func Load(getenv func(string) string) (Config, error) {
 		ConsentText:     p.text("LEADBOX_CONSENT_TEXT", DefaultConsentText),
 		Timezone:        p.location("LEADBOX_TIMEZONE", "UTC"),
 		LogLevel:        p.logLevel("LEADBOX_LOG_LEVEL", slog.LevelInfo),
+
+		MinFillTime:      p.durationOrZero("LEADBOX_MIN_FILL_TIME", 3*time.Second),
+		DuplicateWindow:  p.durationOrZero("LEADBOX_DUPLICATE_WINDOW", 10*time.Minute),
+		ConfirmLimit:     p.nonNegative("LEADBOX_CONFIRM_LIMIT", 3),
+		SpamRetention:    p.duration("LEADBOX_SPAM_RETENTION", 30*24*time.Hour),
+		FrameAncestors:   p.origins("LEADBOX_FRAME_ANCESTORS"),
+		Captcha:          p.oneOf("LEADBOX_CAPTCHA", "", "", "turnstile", "hcaptcha"),
+		CaptchaSiteKey:   p.str("LEADBOX_CAPTCHA_SITE_KEY", ""),
+		CaptchaSecret:    Secret(p.str("LEADBOX_CAPTCHA_SECRET", "")),
+		CaptchaVerifyURL: p.absoluteURL("LEADBOX_CAPTCHA_VERIFY_URL"),
+		CaptchaTimeout:   p.duration("LEADBOX_CAPTCHA_TIMEOUT", 5*time.Second),
 	}
 	// A set but unparseable list was reported already; a blank one was not.
+	if c.Captcha != "" && (c.CaptchaSiteKey == "" || c.CaptchaSecret == "") {
+		p.fail("LEADBOX_CAPTCHA", "is set, so LEADBOX_CAPTCHA_SITE_KEY and LEADBOX_CAPTCHA_SECRET are required (from the provider's dashboard)")
+	}
 	if c.UsesSMTP() && len(c.SalesTo) == 0 && strings.TrimSpace(p.getenv("LEADBOX_SALES_TO")) == "" {
 		p.fail("LEADBOX_SALES_TO", "is required when LEADBOX_SMTP_HOST is set (who receives lead notifications?)")
 	}
@@ -138,6 +205,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SMTPPassword != "" && c.SMTPUsername == "" {
 		p.fail("LEADBOX_SMTP_PASSWORD", "is set but LEADBOX_SMTP_USERNAME is empty")
 	}
+	c.DKIMKeyFile, c.DKIMSelector, c.DKIMDomain, c.DKIMKey = p.dkim(c.MailFrom)
 	if c.RetryBase > 0 && c.RetryMax > 0 && c.RetryMax < c.RetryBase {
 		p.fail("LEADBOX_RETRY_MAX", fmt.Sprintf("(%s) must not be shorter than LEADBOX_RETRY_BASE (%s)", c.RetryMax, c.RetryBase))
 	}
@@ -164,6 +232,9 @@ func (c Config) String() string {
 	row("LEADBOX_MAIL_DIR", c.MailDir)
 	row("LEADBOX_MAIL_FROM", c.MailFrom)
 	row("LEADBOX_SALES_TO", joinAddrs(c.SalesTo))
+	row("LEADBOX_DKIM_KEY_FILE", c.DKIMKeyFile)
+	row("LEADBOX_DKIM_SELECTOR", c.DKIMSelector)
+	row("LEADBOX_DKIM_DOMAIN", c.DKIMDomain)
 	row("LEADBOX_OUTBOX_POLL", c.OutboxPoll)
 	row("LEADBOX_RETRY_BASE", c.RetryBase)
 	row("LEADBOX_RETRY_MAX", c.RetryMax)
@@ -179,6 +250,16 @@ func (c Config) String() string {
 	row("LEADBOX_CONSENT_TEXT", c.ConsentText)
 	row("LEADBOX_TIMEZONE", c.Timezone)
 	row("LEADBOX_LOG_LEVEL", c.LogLevel)
+	row("LEADBOX_MIN_FILL_TIME", c.MinFillTime)
+	row("LEADBOX_DUPLICATE_WINDOW", c.DuplicateWindow)
+	row("LEADBOX_CONFIRM_LIMIT", c.ConfirmLimit)
+	row("LEADBOX_SPAM_RETENTION", c.SpamRetention)
+	row("LEADBOX_FRAME_ANCESTORS", strings.Join(c.FrameAncestors, ","))
+	row("LEADBOX_CAPTCHA", c.Captcha)
+	row("LEADBOX_CAPTCHA_SITE_KEY", c.CaptchaSiteKey)
+	row("LEADBOX_CAPTCHA_SECRET", c.CaptchaSecret)
+	row("LEADBOX_CAPTCHA_VERIFY_URL", c.CaptchaVerifyURL)
+	row("LEADBOX_CAPTCHA_TIMEOUT", c.CaptchaTimeout)
 	return b.String()
 }
 
@@ -255,6 +336,14 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// durationOrZero is duration where 0 means "off".
+func (p *parser) durationOrZero(name string, def time.Duration) time.Duration {
+	if v := p.str(name, ""); v == "0" {
+		return 0
+	}
+	return p.duration(name, def)
 }
 
 func (p *parser) boolean(name string, def bool) bool {
@@ -390,4 +479,80 @@ func (p *parser) logLevel(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
+}
+
+// minRSABits is the smallest RSA key a DKIM verifier accepts (RFC 8301
+// §3.2); 2048 bits are what RFC 8301 recommends and what to generate.
+const minRSABits = 1024
+
+// dkim reads the DKIM settings. Signing is all or nothing: a selector or
+// domain without a key would look configured and sign nothing, so it is an
+// error rather than a silent no-op.
+func (p *parser) dkim(from *mail.Address) (keyFile, selector, domain string, key SigningKey) {
+	const (
+		keyVar      = "LEADBOX_DKIM_KEY_FILE"
+		selectorVar = "LEADBOX_DKIM_SELECTOR"
+		domainVar   = "LEADBOX_DKIM_DOMAIN"
+	)
+	keyFile, selector = p.str(keyVar, ""), p.str(selectorVar, "")
+	domain = p.str(domainVar, "")
+	if keyFile == "" {
+		for _, name := range []string{selectorVar, domainVar} {
+			if p.str(name, "") != "" {
+				p.fail(name, "is set but "+keyVar+" is empty (no key, no signature)")
+			}
+		}
+		return "", "", "", SigningKey{}
+	}
+	if domain == "" && from != nil {
+		if at := strings.LastIndexByte(from.Address, '@'); at >= 0 {
+			domain = from.Address[at+1:]
+		}
+	}
+	// Both end up verbatim in the DKIM-Signature header (s= and d=) and in
+	// the DNS name verifiers look up, so only DNS names are accepted.
+	switch {
+	case selector == "":
+		p.fail(selectorVar, "is required when "+keyVar+" is set (the s= of the signature; the public key is published at SELECTOR._domainkey.DOMAIN)")
+	case !isDNSName(selector):
+		p.fail(selectorVar, fmt.Sprintf("must be a DNS label such as mail2026 (letters, digits, hyphens, dots), got %q", selector))
+	}
+	if !isDNSName(domain) {
+		p.fail(domainVar, fmt.Sprintf("must be a domain name such as example.com (it defaults to the domain of LEADBOX_MAIL_FROM), got %q", domain))
+	}
+	// The error texts below name the file, never its contents.
+	pemBytes, err := os.ReadFile(keyFile)
+	if err != nil {
+		p.fail(keyVar, fmt.Sprintf("cannot be read: %v", err))
+		return keyFile, selector, domain, SigningKey{}
+	}
+	signer, err := gomail.PrivKeyFromPEM(pemBytes)
+	if err != nil {
+		p.fail(keyVar, fmt.Sprintf("(%s) must hold an RSA or Ed25519 private key in PEM (PKCS #1 or PKCS #8, unencrypted): %v", keyFile, err))
+		return keyFile, selector, domain, SigningKey{}
+	}
+	if k, ok := signer.(*rsa.PrivateKey); ok && k.N.BitLen() < minRSABits {
+		p.fail(keyVar, fmt.Sprintf("(%s) holds a %d-bit RSA key; verifiers ignore signatures by keys under %d bits, use 2048", keyFile, k.N.BitLen(), minRSABits))
+		return keyFile, selector, domain, SigningKey{}
+	}
+	return keyFile, selector, domain, SigningKey{signer: signer}
+}
+
+// isDNSName reports whether s is a dot-separated sequence of labels of
+// letters, digits and inner hyphens, each at most 63 bytes long.
+func isDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

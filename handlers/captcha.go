@@ -108,6 +108,15 @@ func (c *captcha) verify(ctx context.Context, answer, remoteIP string) error {
 	return nil
 }
 
+// widgetClass is the element class the provider's script turns into its
+// widget.
+func (c *captcha) widgetClass() string {
+	if c.provider.field == "h-captcha-response" {
+		return "h-captcha"
+	}
+	return "cf-turnstile"
+}
+
 // newCaptcha returns nil when no provider is configured.
 func newCaptcha(provider, siteKey, secret, verifyURL string, timeout time.Duration) (*captcha, error) {
 	if provider == "" {

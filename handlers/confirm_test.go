@@ -176,50 +176,61 @@ func TestConfirmAfterOptOut(t *testing.T) {
 	}
 }
 
-// TestConfirmSuperseded: a newer ticked submission sends a newer link; the
-// older one can no longer confirm.
-func TestConfirmSuperseded(t *testing.T) {
+// TestConfirmAnyPendingLink: a newer ticked submission sends a newer link,
+// but the older one still confirms (the person clicks whichever email they
+// find); once either is used, both say so and add nothing.
+func TestConfirmAnyPendingLink(t *testing.T) {
 	_, _, app := newTestServer(t, nil)
 	older := app.submitLead(t, "ann@example.com", true)
 	newer := app.submitLead(t, "Ann@Example.com", true)
 	oldPath, newPath := "/confirm/"+*older.ConfirmToken, "/confirm/"+*newer.ConfirmToken
 
-	// The page tells the truth before anyone presses anything: no button.
-	if res := app.get(t, oldPath); !strings.Contains(res.body, "This link is no longer valid") || strings.Contains(res.body, "<button") {
-		t.Errorf("GET the older link shows a confirm button or does not say it is superseded:\n%s", res.body)
+	for _, path := range []string{oldPath, newPath} {
+		if res := app.get(t, path); !strings.Contains(res.body, "Confirm your subscription") || !strings.Contains(res.body, "<button") {
+			t.Errorf("GET %s while pending: want the confirm button:\n%s", path, res.body)
+		}
 	}
-
 	res := app.postForm(t, oldPath, "", nil)
-	if res.status != http.StatusOK {
-		t.Fatalf("POST the older link: got %v, want 200", res)
-	}
-	if !strings.Contains(res.body, "This link is no longer valid") || strings.Contains(res.body, "you are subscribed") {
-		t.Errorf("older link's answer does not say it is no longer valid:\n%s", res.body)
-	}
-	if got, want := actions(app.ledger(t, "ann@example.com")), []string{models.ActionGiven, models.ActionGiven}; !slices.Equal(got, want) {
-		t.Fatalf("ledger after the older link = %q, want %q", got, want)
-	}
-	if got := app.marketingState(t, "ann@example.com"); got != models.StatePending {
-		t.Fatalf("state after the older link = %s, want %s", got, models.StatePending)
-	}
-
-	res = app.postForm(t, newPath, "", nil)
 	if res.status != http.StatusOK || !strings.Contains(res.body, "Thank you, you are subscribed") {
-		t.Fatalf("POST the newer link: got %v, want 200 saying subscribed", res)
+		t.Fatalf("POST the older link: got %v, want 200 saying subscribed", res)
 	}
 	evs := app.ledger(t, "ann@example.com")
 	if got, want := actions(evs), []string{models.ActionGiven, models.ActionGiven, models.ActionConfirmed}; !slices.Equal(got, want) {
 		t.Fatalf("ledger = %q, want %q", got, want)
 	}
-	if c := evs[2]; c.LeadID == nil || *c.LeadID != newer.ID {
-		t.Errorf("confirmed event is for lead %v, want the newer lead %d", c.LeadID, newer.ID)
+	if c := evs[2]; c.LeadID == nil || *c.LeadID != older.ID || c.ConsentTextID == nil || *c.ConsentTextID != *evs[0].ConsentTextID {
+		t.Errorf("confirmed event is for lead %v wording %v, want the older lead %d and its wording", c.LeadID, c.ConsentTextID, older.ID)
 	}
-	// Once subscribed, the older link says so and adds nothing.
-	if res := app.postForm(t, oldPath, "", nil); res.status != http.StatusOK {
-		t.Errorf("POST the older link after confirming: got %v, want 200", res)
+	if got := app.marketingState(t, "ann@example.com"); got != models.StateSubscribed {
+		t.Errorf("state = %s, want %s", got, models.StateSubscribed)
+	}
+	// Once subscribed, the newer link says so and adds nothing.
+	res = app.postForm(t, newPath, "", nil)
+	if res.status != http.StatusOK || !strings.Contains(res.body, "already subscribed") {
+		t.Errorf("POST the newer link after confirming: got %v, want 200 saying already subscribed", res)
 	}
 	if got := len(app.ledger(t, "ann@example.com")); got != 3 {
 		t.Errorf("ledger has %d events, want 3", got)
+	}
+}
+
+// TestConfirmSupersededByOptOut: an opt-out after the link was sent makes
+// it useless, and the page says so before anyone presses anything.
+func TestConfirmSupersededByOptOut(t *testing.T) {
+	_, _, app := newTestServer(t, nil)
+	lead := app.submitLead(t, "ann@example.com", true)
+	if res := app.postForm(t, "/optout/"+lead.OptOutToken, "", nil); res.status != http.StatusOK {
+		t.Fatalf("opt-out: %v", res)
+	}
+	path := "/confirm/" + *lead.ConfirmToken
+	if res := app.get(t, path); !strings.Contains(res.body, "This link is no longer valid") || strings.Contains(res.body, "<button") {
+		t.Errorf("GET after opt-out shows a button or does not say it is superseded:\n%s", res.body)
+	}
+	if res := app.postForm(t, path, "", nil); !strings.Contains(res.body, "This link is no longer valid") {
+		t.Errorf("POST after opt-out: %v, want no longer valid", res)
+	}
+	if got, want := actions(app.ledger(t, "ann@example.com")), []string{models.ActionGiven, models.ActionWithdrawn}; !slices.Equal(got, want) {
+		t.Errorf("ledger = %q, want %q", got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -15,25 +16,46 @@ type contactPage struct {
 	Errors         map[string]string
 	ErrorOrder     []string          // fields with errors, in form order
 	Labels         map[string]string // field name to its label, for the error summary
+	// Captcha is the widget to show, when a CAPTCHA is configured.
+	Captcha *captchaWidget
+}
+
+// captchaWidget is what the page needs to show a provider's widget.
+type captchaWidget struct {
+	Class, SiteKey, Script string
+}
+
+// intake is what showing and accepting the hosted form share: the wording
+// beside the box and the bot defences a submission passes.
+type intake struct {
+	consentText string
+	stamps      formStamps
+	minFillTime time.Duration // 0: time trap off
+	captcha     *captcha      // nil: no CAPTCHA
+	spam        SpamNoter
 }
 
 // formOrder is the order of fields on the form, for the error summary.
 var formOrder = []string{"name", "email", "phone", "company", "message", "marketing_consent"}
 
-func newContactPage(rend *renderer, consentText string, form submission, errs map[string]string) contactPage {
+// page is the data of the hosted form showing form's values and errs.
+func (in intake) page(rend *renderer, form submission, errs map[string]string) contactPage {
 	p := contactPage{
 		pageData:    pageData{Site: rend.site},
 		Form:        form,
-		ConsentText: consentText,
+		ConsentText: in.consentText,
 		Errors:      errs,
 		Labels: map[string]string{
 			"name": "Name", "email": "Email", "phone": "Phone", "company": "Company",
-			"message": "Message", "marketing_consent": "Marketing consent",
+			"message": "Message", "marketing_consent": "Marketing consent", "captcha": "Robot check",
 		},
+	}
+	if in.captcha != nil {
+		p.Captcha = &captchaWidget{Class: in.captcha.widgetClass(), SiteKey: in.captcha.siteKey, Script: in.captcha.provider.script}
 	}
 	given, ok := form.consentGiven()
 	p.ConsentChecked = given && ok
-	for _, f := range formOrder {
+	for _, f := range append(formOrder, "captcha") {
 		if _, bad := errs[f]; bad {
 			p.ErrorOrder = append(p.ErrorOrder, f)
 		}
@@ -44,7 +66,10 @@ func newContactPage(rend *renderer, consentText string, form submission, errs ma
 // contactShow serves the hosted "How can we help you?" form. UTM parameters
 // of the link that led here and the referring page travel with the form as
 // hidden fields, so the lead keeps its attribution.
-func contactShow(rend *renderer, consentText string) gin.HandlerFunc {
+//
+// The form carries a signed stamp of when it was rendered, for the time
+// trap; a refused form shown again keeps the stamp it came with.
+func contactShow(rend *renderer, in intake, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		q := c.Request.URL.Query()
 		form := submission{
@@ -55,6 +80,7 @@ func contactShow(rend *renderer, consentText string) gin.HandlerFunc {
 			UTMTerm:     cleanAttribution(q.Get("utm_term"), maxAttribution),
 			UTMContent:  cleanAttribution(q.Get("utm_content"), maxAttribution),
 		}
-		rend.page(c, http.StatusOK, "contact", newContactPage(rend, consentText, form, nil))
+		form.Stamp = in.stamps.issue(now())
+		rend.page(c, http.StatusOK, "contact", in.page(rend, form, nil))
 	}
 }

@@ -1,12 +1,14 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -27,52 +29,52 @@ type submitResponse struct {
 // contactSubmit accepts a submission from the hosted form, a website's own
 // HTML form or fetch(). It answers only after the lead, its consent event
 // and its emails are committed.
-func contactSubmit(d Deps, rend *renderer) gin.HandlerFunc {
+func contactSubmit(d Deps, rend *renderer, guards intake) gin.HandlerFunc {
 	cfg := d.Config
 	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		c.Header("Cache-Control", "no-store")
 		asJSON := wantsJSON(c.Request)
-		body, err := io.ReadAll(c.Request.Body)
-		if err != nil {
-			if isTooLarge(err) {
-				rend.errorPage(c, http.StatusRequestEntityTooLarge, "Too much text",
-					"The form is larger than 64 KiB. Please shorten your message and send it again.")
+		sub, ok := readSubmission(c, rend)
+		if !ok {
+			return
+		}
+		next := allowedNext(sub.Next, cfg.AllowedOrigins)
+		given, _ := sub.consentGiven()
+		// Bots must not learn that a trap caught them: answer exactly like
+		// a success, store nothing, send nothing, count the reason.
+		fakeSuccess := func(reason string) {
+			guards.spam.Note(reason)
+			accepted(c, asJSON, next, submitResponse{ID: models.NewToken(16), MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
+		}
+		if sub.spam() {
+			fakeSuccess(models.SpamHoneypot)
+			return
+		}
+		if guards.minFillTime > 0 {
+			if v := guards.stamps.check(sub.Stamp, d.Now(), guards.minFillTime); v == stampForged || v == stampFast {
+				fakeSuccess(models.SpamTimeTrap)
 				return
 			}
-			rend.errorPage(c, http.StatusBadRequest, "Incomplete request", "The form did not arrive whole. Please send it again.")
-			return
-		}
-		// The whole header, not c.ContentType(): gin's strips the parameters,
-		// and with them the multipart boundary and the charset.
-		sub, err := decodeSubmission(c.GetHeader("Content-Type"), body)
-		switch {
-		case errors.Is(err, errUnsupportedType):
-			rend.errorPage(c, http.StatusUnsupportedMediaType, "Unsupported form",
-				"Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json (UTF-8).")
-			return
-		case err != nil:
-			rend.errorPage(c, http.StatusBadRequest, "Unreadable form", err.Error())
-			return
-		}
-
-		next := allowedNext(sub.Next, cfg.AllowedOrigins)
-		if sub.spam() {
-			// Bots must not learn that the trap caught them: answer exactly
-			// like a success, store nothing and send nothing.
-			given, _ := sub.consentGiven()
-			accepted(c, asJSON, next, submitResponse{ID: models.NewToken(16), MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
-			return
 		}
 		if errs := sub.Valid(); errs != nil {
-			if asJSON {
-				c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "validation", "fields": errs})
+			refuse(c, rend, guards, sub, http.StatusUnprocessableEntity, errs)
+			return
+		}
+		if guards.captcha != nil {
+			err := guards.captcha.verify(ctx, sub.captchaAnswer(guards.captcha.provider.field), c.ClientIP())
+			switch {
+			case errors.Is(err, errCaptchaFailed):
+				guards.spam.Note(models.SpamCaptcha)
+				refuse(c, rend, guards, sub, http.StatusUnprocessableEntity,
+					map[string]string{"captcha": "Please complete the check that you are not a robot, then send the form again."})
+				return
+			case err != nil:
+				d.Log.WarnContext(ctx, "captcha verification unavailable", "request_id", requestID(c), "err", err)
+				refuse(c, rend, guards, sub, http.StatusServiceUnavailable,
+					map[string]string{"captcha": "We could not check that you are not a robot just now. Please send the form again in a minute."})
 				return
 			}
-			if u, err := url.Parse(next); next != "" && err == nil {
-				// The corrected form redirects to _next after its POST.
-				c.Header("Content-Security-Policy", contentSecurityPolicy(u.Scheme+"://"+u.Host))
-			}
-			rend.page(c, http.StatusUnprocessableEntity, "contact", newContactPage(rend, d.ConsentText.Text, sub, errs))
-			return
 		}
 
 		lead, consent, outbox := sub.lead(d, clientInfo{
@@ -80,14 +82,89 @@ func contactSubmit(d Deps, rend *renderer) gin.HandlerFunc {
 			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
 			Referer:   c.Request.Referer(),
 		})
-		if err := d.Store.CreateLead(c.Request.Context(), &lead, &consent, outbox); err != nil {
+		if given && cfg.DoubleOptIn {
+			var err error
+			if outbox, err = limitConfirmations(ctx, d, lead.Email, outbox); err != nil {
+				rend.internalError(c, err)
+				return
+			}
+		}
+		var since time.Time
+		if cfg.DuplicateWindow > 0 {
+			since = lead.CreatedAt.Add(-cfg.DuplicateWindow)
+		}
+		dup, err := d.Store.CreateLeadOnce(ctx, &lead, &consent, outbox, since)
+		if err != nil {
 			rend.internalError(c, err)
 			return
 		}
-		d.Notify()
-		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID,
-			MarketingConsent: consentStatus(consent.Action == models.ActionGiven, cfg.DoubleOptIn)})
+		if dup {
+			// A double click or a browser retry: the same answer again.
+			guards.spam.Note(models.SpamDuplicate)
+			given = lead.Consent != nil && lead.Consent.Action == models.ActionGiven
+		} else {
+			d.Notify()
+		}
+		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID, MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
 	}
+}
+
+// readSubmission reads and decodes the body, answering 413, 415 or 400
+// itself when it cannot; ok reports whether to go on.
+func readSubmission(c *gin.Context, rend *renderer) (submission, bool) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		if isTooLarge(err) {
+			rend.errorPage(c, http.StatusRequestEntityTooLarge, "Too much text",
+				"The form is larger than 64 KiB. Please shorten your message and send it again.")
+			return submission{}, false
+		}
+		rend.errorPage(c, http.StatusBadRequest, "Incomplete request", "The form did not arrive whole. Please send it again.")
+		return submission{}, false
+	}
+	// The whole header, not c.ContentType(): gin's strips the parameters,
+	// and with them the multipart boundary and the charset.
+	sub, err := decodeSubmission(c.GetHeader("Content-Type"), body)
+	switch {
+	case errors.Is(err, errUnsupportedType):
+		rend.errorPage(c, http.StatusUnsupportedMediaType, "Unsupported form",
+			"Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json (UTF-8).")
+		return submission{}, false
+	case err != nil:
+		rend.errorPage(c, http.StatusBadRequest, "Unreadable form", err.Error())
+		return submission{}, false
+	}
+	return sub, true
+}
+
+// refuse answers a submission that cannot be accepted as it is: JSON with
+// each field's problem, or the form again with every value kept.
+func refuse(c *gin.Context, rend *renderer, in intake, sub submission, status int, errs map[string]string) {
+	if wantsJSON(c.Request) {
+		code := "validation"
+		if status == http.StatusServiceUnavailable {
+			code = "captcha_unavailable"
+		}
+		c.JSON(status, gin.H{"error": code, "fields": errs})
+		return
+	}
+	rend.page(c, status, "contact", in.page(rend, sub, errs))
+}
+
+// limitConfirmations drops the confirmation email when the address already
+// got LEADBOX_CONFIRM_LIMIT of them in the last 24 hours, so that nobody
+// can use the form to mail a stranger over and over. The consent event is
+// still recorded; the person can confirm from an earlier email.
+func limitConfirmations(ctx context.Context, d Deps, email string, outbox []models.OutboxMessage) ([]models.OutboxMessage, error) {
+	n, err := d.Store.ConfirmationsSince(ctx, models.NormalizeEmail(email), d.Now().Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	if n < int64(d.Config.ConfirmLimit) {
+		return outbox, nil
+	}
+	d.Log.InfoContext(ctx, "confirmation email limit reached for an address; not sending another")
+	return slices.DeleteFunc(outbox, func(m models.OutboxMessage) bool { return m.Kind == models.KindConsentConfirmation }), nil
 }
 
 // accepted answers a successful submission: 201 with the lead's id for

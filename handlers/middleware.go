@@ -59,27 +59,6 @@ func recovery(r *renderer) gin.HandlerFunc {
 	})
 }
 
-// securityHeaders sets the headers every answer carries.
-func securityHeaders() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		h := c.Writer.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Content-Security-Policy", contentSecurityPolicy())
-		h.Set("X-Frame-Options", "DENY")
-		c.Next()
-	}
-}
-
-// contentSecurityPolicy is the policy of every answer. formActions are
-// origins, besides our own, where a form on the page may end up: browsers
-// apply form-action to the redirect after the POST too, so a form whose
-// _next leads to the company's site must name that origin.
-func contentSecurityPolicy(formActions ...string) string {
-	fa := strings.Join(append([]string{"'self'"}, formActions...), " ")
-	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + fa + "; base-uri 'none'; frame-ancestors 'none'"
-}
-
 // limitBody caps what a handler can read; reading past it fails with
 // *http.MaxBytesError, which the handler answers with 413.
 func limitBody(n int64) gin.HandlerFunc {

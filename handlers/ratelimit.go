@@ -9,6 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // maxTrackedClients bounds the limiter's memory whatever the number of
@@ -81,7 +83,7 @@ func (l *clientLimiter) reserve(key string, now time.Time) (*rate.Reservation, t
 // accepted submissions. A submission that is refused (a typo in the email,
 // a body too large) gives its token back: someone fixing a form must not be
 // locked out. perMinute 0 turns the limit off.
-func rateLimit(perMinute int, now func() time.Time, rend *renderer) gin.HandlerFunc {
+func rateLimit(perMinute int, now func() time.Time, rend *renderer, spam SpamNoter) gin.HandlerFunc {
 	if perMinute <= 0 {
 		return func(c *gin.Context) { c.Next() }
 	}
@@ -98,6 +100,7 @@ func rateLimit(perMinute int, now func() time.Time, rend *renderer) gin.HandlerF
 			}
 			return
 		}
+		spam.Note(models.SpamRateLimit)
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Header("Retry-After", strconv.Itoa(secs))
 		c.Abort()

@@ -8,11 +8,11 @@ import (
 )
 
 // addRoutes is the whole URL map of Leadbox in one place.
-func addRoutes(r *gin.Engine, d Deps, rend *renderer, assets fs.FS) {
-	r.GET("/contact", contactShow(rend, d.ConsentText.Text))
+func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, assets fs.FS) {
+	r.GET("/contact", contactShow(rend, in, d.Now))
 	origins := newOriginPolicy(d.Config.AllowedOrigins, d.Config.BaseURL.Scheme+"://"+d.Config.BaseURL.Host)
 	r.OPTIONS("/contact", origins.preflight())
-	r.POST("/contact", origins.guard(rend), rateLimit(d.Config.RateLimit, d.Now, rend), contactSubmit(d, rend))
+	r.POST("/contact", origins.guard(rend), rateLimit(d.Config.RateLimit, d.Now, rend, in.spam), contactSubmit(d, rend, in))
 	r.GET("/contact/thanks", thanksShow(rend))
 
 	// GET and HEAD show state and change nothing; only POST acts.

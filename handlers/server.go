@@ -24,7 +24,8 @@ const MaxBodyBytes = 64 << 10
 // Store is what the handlers need from the database.
 type Store interface {
 	Ping(ctx context.Context) error
-	CreateLead(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage) error
+	CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, since time.Time) (dup bool, err error)
+	ConfirmationsSince(ctx context.Context, subject string, since time.Time) (int64, error)
 	LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error)
 	LeadByConfirmToken(ctx context.Context, token string) (models.Lead, error)
 	MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error)
@@ -32,6 +33,15 @@ type Store interface {
 	Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error)
 	Confirm(ctx context.Context, lead models.Lead, ev models.ConsentEvent) (done bool, err error)
 }
+
+// SpamNoter counts a dropped submission (models.SpamLog does).
+type SpamNoter interface {
+	Note(reason string)
+}
+
+type noSpamLog struct{}
+
+func (noSpamLog) Note(string) {}
 
 // Deps are the dependencies of the HTTP server.
 type Deps struct {
@@ -42,7 +52,13 @@ type Deps struct {
 	ConsentText models.ConsentText
 	// Notify wakes the mail sender after a lead is committed; nil is fine.
 	Notify func()
-	Log    *slog.Logger
+	// FormKey signs the hosted form's time-trap stamps; a server-side
+	// secret (models.Store.Secret), the same for every instance and across
+	// restarts. Nil means a random key for this process only.
+	FormKey []byte
+	// Spam counts dropped submissions by reason; nil counts nothing.
+	Spam SpamNoter
+	Log  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -57,6 +73,34 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Spam == nil {
+		d.Spam = noSpamLog{}
+	}
+	if len(d.FormKey) == 0 {
+		// Stamps then only verify on this process: fine for tests and a
+		// single instance that is never restarted mid-form.
+		d.FormKey = []byte(models.NewToken(32))
+	}
+	cfg := d.Config
+	capt, err := newCaptcha(cfg.Captcha, cfg.CaptchaSiteKey, cfg.CaptchaSecret.Reveal(), cfg.CaptchaVerifyURL, cfg.CaptchaTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("LEADBOX_CAPTCHA: %w", err)
+	}
+	in := intake{
+		consentText: d.ConsentText.Text,
+		stamps:      formStamps{key: d.FormKey},
+		minFillTime: cfg.MinFillTime,
+		captcha:     capt,
+		spam:        d.Spam,
+	}
+	policy := securityPolicy{
+		formActions:    cfg.AllowedOrigins,
+		frameAncestors: cfg.FrameAncestors,
+		hsts:           cfg.BaseURL.Scheme == "https",
+	}
+	if capt != nil {
+		policy.thirdParty = capt.provider.origin
 	}
 	rend, err := newRenderer(templates.FS, site{Company: d.Config.Company, PrivacyURL: d.Config.PrivacyURL}, d.Log,
 		"contact", "thanks", "error", "optout", "confirm")
@@ -75,7 +119,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("LEADBOX_TRUSTED_PROXIES: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), securityHeaders(), limitBody(MaxBodyBytes))
-	addRoutes(r, d, rend, assets)
+	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), policy.headers(), limitBody(MaxBodyBytes))
+	addRoutes(r, d, rend, in, assets)
 	return r, nil
 }

@@ -62,6 +62,9 @@ type submission struct {
 	UTMSource, UTMMedium, UTMCampaign, UTMTerm, UTMContent string
 	Gotcha                                                 string // honeypot
 	Next                                                   string // redirect target after success
+	Stamp                                                  string // the hosted form's signed render time (_ts)
+	// Answers of CAPTCHA widgets, in the fields the providers' widgets use.
+	Turnstile, HCaptcha string
 
 	// decodeErrs holds per-field problems found while decoding (a JSON
 	// number where text belongs, invalid UTF-8, a repeated key).
@@ -76,7 +79,8 @@ func (s *submission) fields() map[string]*string {
 		"message": &s.Message, "marketing_consent": &s.Consent, "page": &s.Page,
 		"utm_source": &s.UTMSource, "utm_medium": &s.UTMMedium, "utm_campaign": &s.UTMCampaign,
 		"utm_term": &s.UTMTerm, "utm_content": &s.UTMContent,
-		"_gotcha": &s.Gotcha, "_next": &s.Next,
+		"_gotcha": &s.Gotcha, "_next": &s.Next, "_ts": &s.Stamp,
+		"cf-turnstile-response": &s.Turnstile, "h-captcha-response": &s.HCaptcha,
 	}
 }
 
@@ -236,6 +240,14 @@ func (s *submission) consentGiven() (given, ok bool) {
 		return true, true
 	}
 	return false, false
+}
+
+// captchaAnswer returns what the widget posted in field.
+func (s *submission) captchaAnswer(field string) string {
+	if field == "h-captcha-response" {
+		return s.HCaptcha
+	}
+	return s.Turnstile
 }
 
 // spam reports whether the honeypot was filled in.

@@ -18,8 +18,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -42,6 +44,8 @@ type testApp struct {
 	dbPath string
 	// notified counts calls of Deps.Notify (the mail sender's wake-up).
 	notified atomic.Int64
+	// spam counts dropped submissions by reason (Deps.Spam).
+	spam spamCounter
 	// client does not follow redirects, so tests see the 303 itself.
 	client *http.Client
 }
@@ -49,8 +53,16 @@ type testApp struct {
 // newTestServer starts the real router over a new SQLite file in a temp
 // dir (or over env["LEADBOX_DATABASE"] when set, to share one database
 // between two servers). env holds LEADBOX_* settings; everything else takes
-// its default, except LEADBOX_RATE_LIMIT, which is off unless env sets it.
+// its default, except the rate limit, the time trap and duplicate
+// detection, which are off unless env sets them.
 func newTestServer(t *testing.T, env map[string]string) (*httptest.Server, *models.Store, *testApp) {
+	t.Helper()
+	return newTestServerWithClock(t, env, nil)
+}
+
+// newTestServerWithClock is newTestServer with the handlers' clock
+// replaced (nil: the real one).
+func newTestServerWithClock(t *testing.T, env map[string]string, clock func() time.Time) (*httptest.Server, *models.Store, *testApp) {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := env["LEADBOX_DATABASE"]
@@ -61,9 +73,11 @@ func newTestServer(t *testing.T, env map[string]string) (*httptest.Server, *mode
 		if v, ok := env[k]; ok {
 			return v
 		}
-		// Tests post far more than a visitor would; rate limiting has its
-		// own tests, which set the variable.
-		if k == "LEADBOX_RATE_LIMIT" {
+		// Tests post far more, faster and more repetitively than a visitor
+		// would; the rate limit, the time trap and duplicate detection have
+		// their own tests, which set these variables.
+		switch k {
+		case "LEADBOX_RATE_LIMIT", "LEADBOX_MIN_FILL_TIME", "LEADBOX_DUPLICATE_WINDOW":
 			return "0"
 		}
 		return ""
@@ -86,6 +100,8 @@ func newTestServer(t *testing.T, env map[string]string) (*httptest.Server, *mode
 		Store:       store,
 		ConsentText: ct,
 		Notify:      func() { app.notified.Add(1) },
+		Spam:        &app.spam,
+		Now:         clock,
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
@@ -612,4 +628,25 @@ func checkOneButtonForm(t *testing.T, page, action string) {
 	if n := strings.Count(page, "<input"); n != 0 {
 		t.Errorf("page has %d inputs, want none (the token is in the URL)", n)
 	}
+}
+
+// spamCounter records what the handlers report as spam.
+type spamCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (s *spamCounter) Note(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]int{}
+	}
+	s.n[reason]++
+}
+
+func (s *spamCounter) count(reason string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[reason]
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/internal/smtptest"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -18,7 +19,7 @@ func newTestComposer(t *testing.T, cfg config.Config) *Composer {
 	t.Helper()
 	c, err := NewComposer(Options{
 		BaseURL: cfg.BaseURL, Company: cfg.Company, From: cfg.MailFrom, SalesTo: cfg.SalesTo,
-		Timezone: cfg.Timezone, DoubleOptIn: cfg.DoubleOptIn,
+		Timezone: cfg.Timezone, DoubleOptIn: cfg.DoubleOptIn, DKIM: dkimFrom(cfg),
 	})
 	if err != nil {
 		t.Fatalf("NewComposer: %v", err)
@@ -71,7 +72,7 @@ func sortedKeys(keys ...string) []string {
 // TestNotificationAsReceived sends a notification through the worker to a
 // real SMTP server and reads it back as a mail client would.
 func TestNotificationAsReceived(t *testing.T) {
-	d := startSMTPD(t)
+	d := smtptest.NewServer(t)
 	cfg := testConfig(t, d)
 	s, _ := openStore(t)
 	lead := testLead("Zoë Łukasiewicz")
@@ -80,7 +81,7 @@ func TestNotificationAsReceived(t *testing.T) {
 	runWorker(t, w)
 	waitFor(t, "the message is sent", statusOf(t, s, rows[0].ID))
 
-	raw := d.messages()[0]
+	raw := d.Messages()[0]
 	p := readEmail(t, raw)
 	row := outboxRow(t, s, rows[0].ID)
 

@@ -18,6 +18,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/internal/smtptest"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -26,7 +27,7 @@ const testConsentText = "I agree to be contacted about other offerings by email.
 // testConfig loads a configuration the way production does, from
 // variables, pointed at d (nil: no SMTP host, .eml files). Retry timings
 // are in milliseconds so that tests stay fast.
-func testConfig(t *testing.T, d *smtpd, extra ...string) config.Config {
+func testConfig(t *testing.T, d *smtptest.Server, extra ...string) config.Config {
 	t.Helper()
 	env := map[string]string{
 		"LEADBOX_BASE_URL":      "https://leads.example.com",
@@ -43,8 +44,8 @@ func testConfig(t *testing.T, d *smtpd, extra ...string) config.Config {
 		"LEADBOX_TIMEZONE":      "Europe/Warsaw",
 	}
 	if d != nil {
-		env["LEADBOX_SMTP_HOST"] = d.host()
-		env["LEADBOX_SMTP_PORT"] = strconv.Itoa(d.port())
+		env["LEADBOX_SMTP_HOST"] = d.Host()
+		env["LEADBOX_SMTP_PORT"] = strconv.Itoa(d.Port())
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]

@@ -60,5 +60,8 @@ func testMessage(cfg config.Config, to *mail.Address, now time.Time) *gomail.Msg
 	msg.Subject("Leadbox test email")
 	msg.SetBodyString(gomail.TypeTextPlain, fmt.Sprintf(
 		"This is a test email from Leadbox for %s.\n\nIf you can read it, Leadbox can send email.\n", cfg.Company))
+	// Signed like every other email, so the operator can check the DKIM
+	// result in the received message's Authentication-Results.
+	dkimFrom(cfg).sign(msg)
 	return msg
 }

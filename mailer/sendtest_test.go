@@ -5,24 +5,26 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/leadbox/leadbox/internal/smtptest"
 )
 
 func TestSendTest(t *testing.T) {
 	to := &mail.Address{Address: "operator@example.com"}
 	tests := []struct {
 		name     string
-		script   []step
+		script   []smtptest.Fate
 		wantLine string
 		wantErr  string
 		wantMsgs int
 	}{
 		{"accepted", nil, "sent the test email to operator@example.com through SMTP 127.0.0.1:", "", 1},
-		{"rejected", []step{rcpt550}, "", "the SMTP server answered 550", 0},
-		{"deferred", []step{rcpt451}, "", "the SMTP server answered 451", 0},
+		{"rejected", []smtptest.Fate{smtptest.PermFailRcpt}, "", "the SMTP server answered 550", 0},
+		{"deferred", []smtptest.Fate{smtptest.TempFailRcpt}, "", "the SMTP server answered 451", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := startSMTPD(t, tt.script...)
+			d := smtptest.NewServer(t, tt.script...)
 			line, err := SendTest(t.Context(), testConfig(t, d), to)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -31,7 +33,7 @@ func TestSendTest(t *testing.T) {
 			} else if err != nil || !strings.Contains(line, tt.wantLine) {
 				t.Errorf("SendTest = %q, %v; want a line containing %q", line, err, tt.wantLine)
 			}
-			if got := len(d.messages()); got != tt.wantMsgs {
+			if got := len(d.Messages()); got != tt.wantMsgs {
 				t.Errorf("server accepted %d messages, want %d", got, tt.wantMsgs)
 			}
 		})
@@ -39,7 +41,7 @@ func TestSendTest(t *testing.T) {
 }
 
 func TestSendTestServerDown(t *testing.T) {
-	d := newStoppedSMTPD(t)
+	d := smtptest.NewUnstartedServer(t)
 	if line, err := SendTest(t.Context(), testConfig(t, d), &mail.Address{Address: "operator@example.com"}); err == nil {
 		t.Errorf("SendTest = %q, nil; want a connection error", line)
 	}

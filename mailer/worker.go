@@ -76,6 +76,7 @@ func New(cfg config.Config, store Store, log *slog.Logger) (*Worker, error) {
 		SalesTo:     cfg.SalesTo,
 		Timezone:    cfg.Timezone,
 		DoubleOptIn: cfg.DoubleOptIn,
+		DKIM:        dkimFrom(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new mailer: %w", err)
@@ -88,6 +89,9 @@ func New(cfg config.Config, store Store, log *slog.Logger) (*Worker, error) {
 		log.Info(fmt.Sprintf("sending through SMTP %s:%d (%s)", cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS))
 	} else {
 		log.Info(fmt.Sprintf("writing emails as .eml files into %s, no SMTP host set", cfg.MailDir))
+	}
+	if cfg.SignsDKIM() {
+		log.Info("signing emails with DKIM", "domain", cfg.DKIMDomain, "selector", cfg.DKIMSelector)
 	}
 	return newWorker(cfg, store, composer, transport, log), nil
 }

@@ -14,6 +14,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/leadbox/leadbox/internal/smtptest"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -29,23 +30,23 @@ func statusOf(t *testing.T, s *models.Store, id int64) func() bool {
 func TestWorkerSMTPReplies(t *testing.T) {
 	tests := []struct {
 		name         string
-		script       []step
+		script       []smtptest.Fate
 		wantStatus   string
 		wantAttempts int
 		wantReceived int
 		wantError    []string // in last_error; none for no error
 	}{
 		{"accepted", nil, models.StatusSent, 1, 1, nil},
-		{"RCPT 451 then accepted", []step{rcpt451}, models.StatusSent, 2, 1, nil},
-		{"DATA 451 then accepted", []step{data451}, models.StatusSent, 2, 1, nil},
-		{"RCPT 550 fails, no retry", []step{rcpt550}, models.StatusFailed, 1, 0, []string{"RCPT TO", "550", "no such user here"}},
-		{"DATA 554 fails, no retry", []step{data554}, models.StatusFailed, 1, 0, []string{"DATA", "554", "message rejected as spam"}},
-		{"dropped after final dot is retried", []step{dropAfterData}, models.StatusSent, 2, 1, nil},
-		{"421 to RSET after 250 is sent, not resent", []step{rset421}, models.StatusSent, 1, 1, nil},
+		{"RCPT 451 then accepted", []smtptest.Fate{smtptest.TempFailRcpt}, models.StatusSent, 2, 1, nil},
+		{"DATA 451 then accepted", []smtptest.Fate{smtptest.TempFailData}, models.StatusSent, 2, 1, nil},
+		{"RCPT 550 fails, no retry", []smtptest.Fate{smtptest.PermFailRcpt}, models.StatusFailed, 1, 0, []string{"RCPT TO", "550", "no such user here"}},
+		{"DATA 554 fails, no retry", []smtptest.Fate{smtptest.PermFailData}, models.StatusFailed, 1, 0, []string{"DATA", "554", "message rejected as spam"}},
+		{"dropped after final dot is retried", []smtptest.Fate{smtptest.DropAfterData}, models.StatusSent, 2, 1, nil},
+		{"421 to RSET after 250 is sent, not resent", []smtptest.Fate{smtptest.ResetAfterAccept}, models.StatusSent, 1, 1, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := startSMTPD(t, tt.script...)
+			d := smtptest.NewServer(t, tt.script...)
 			s, _ := openStore(t)
 			lead := testLead("Jane Doe")
 			rows := addLead(t, s, lead, false, models.KindSalesNotification)
@@ -58,7 +59,7 @@ func TestWorkerSMTPReplies(t *testing.T) {
 			if row.Status != tt.wantStatus || row.Attempts != tt.wantAttempts {
 				t.Errorf("row = %s after %d attempts, want %s after %d", row.Status, row.Attempts, tt.wantStatus, tt.wantAttempts)
 			}
-			if got := len(d.messages()); got != tt.wantReceived {
+			if got := len(d.Messages()); got != tt.wantReceived {
 				t.Errorf("server accepted %d messages, want %d", got, tt.wantReceived)
 			}
 			if tt.wantError == nil && row.LastError != "" {
@@ -82,7 +83,7 @@ func TestWorkerSMTPReplies(t *testing.T) {
 }
 
 func TestWorkerServerDownThenBack(t *testing.T) {
-	d := newStoppedSMTPD(t)
+	d := smtptest.NewUnstartedServer(t)
 	s, _ := openStore(t)
 	var ids []int64
 	for _, name := range []string{"Jane Doe", "John Roe"} {
@@ -96,12 +97,12 @@ func TestWorkerServerDownThenBack(t *testing.T) {
 			return row.Attempts >= 1 && row.Status == models.StatusPending && row.LastError != ""
 		})
 	}
-	d.start()
+	d.Start()
 	w.Wake()
 	for _, id := range ids {
 		waitFor(t, "the message is sent", statusOf(t, s, id))
 	}
-	got := d.messages()
+	got := d.Messages()
 	if len(got) != 2 {
 		t.Fatalf("server accepted %d messages, want 2 (each exactly once)", len(got))
 	}
@@ -118,7 +119,7 @@ func TestWorkerServerDownThenBack(t *testing.T) {
 // TestWorkerServerRestarts stops the SMTP server between two messages: the
 // worker must not lose the second to the dead connection.
 func TestWorkerServerRestarts(t *testing.T) {
-	d := startSMTPD(t)
+	d := smtptest.NewServer(t)
 	s, _ := openStore(t)
 	w, _ := newTestWorker(t, testConfig(t, d), s)
 	runWorker(t, w)
@@ -126,13 +127,13 @@ func TestWorkerServerRestarts(t *testing.T) {
 	first := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID
 	w.Wake()
 	waitFor(t, "the first message is sent", statusOf(t, s, first))
-	d.stop()
+	d.Stop()
 	second := addLead(t, s, testLead("John Roe"), false, models.KindSalesNotification)[0].ID
 	w.Wake()
 	waitFor(t, "a failed attempt is recorded", func() bool { return outboxRow(t, s, second).Attempts >= 1 })
-	d.start()
+	d.Start()
 	waitFor(t, "the second message is sent", statusOf(t, s, second))
-	if got := len(d.messages()); got != 2 {
+	if got := len(d.Messages()); got != 2 {
 		t.Errorf("server accepted %d messages, want 2", got)
 	}
 }
@@ -140,7 +141,7 @@ func TestWorkerServerRestarts(t *testing.T) {
 // TestWorkerRestartSendsPending: rows left pending by one process are sent
 // by the next one, which knows of them only from the database.
 func TestWorkerRestartSendsPending(t *testing.T) {
-	d := newStoppedSMTPD(t)
+	d := smtptest.NewUnstartedServer(t)
 	cfg := testConfig(t, d)
 	s1, path := openStore(t)
 	id := addLead(t, s1, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID
@@ -152,7 +153,7 @@ func TestWorkerRestartSendsPending(t *testing.T) {
 		t.Fatalf("close store: %v", err)
 	}
 
-	d.start()
+	d.Start()
 	s2, err := models.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("reopen store: %v", err)
@@ -161,13 +162,13 @@ func TestWorkerRestartSendsPending(t *testing.T) {
 	w2, _ := newTestWorker(t, cfg, s2)
 	runWorker(t, w2)
 	waitFor(t, "the message is sent", statusOf(t, s2, id))
-	if got := len(d.messages()); got != 1 {
+	if got := len(d.Messages()); got != 1 {
 		t.Errorf("server accepted %d messages, want 1", got)
 	}
 }
 
 func TestWorkerReusesConnection(t *testing.T) {
-	d := startSMTPD(t)
+	d := smtptest.NewServer(t)
 	s, _ := openStore(t)
 	const n = batchSize + 3 // more than one claim
 	for range n {
@@ -175,14 +176,14 @@ func TestWorkerReusesConnection(t *testing.T) {
 	}
 	w, _ := newTestWorker(t, testConfig(t, d), s)
 	runWorker(t, w)
-	waitFor(t, "all messages arrive", func() bool { return len(d.messages()) == n })
-	if got := d.conns.Load(); got != 1 {
+	waitFor(t, "all messages arrive", func() bool { return len(d.Messages()) == n })
+	if got := d.Connections(); got != 1 {
 		t.Errorf("server saw %d connections for a burst of %d messages, want 1", got, n)
 	}
 }
 
 func TestWakeSendsAtOnce(t *testing.T) {
-	d := startSMTPD(t)
+	d := smtptest.NewServer(t)
 	s, _ := openStore(t)
 	// An hour's poll: only Wake can make this test pass in time.
 	w, _ := newTestWorker(t, testConfig(t, d, "LEADBOX_OUTBOX_POLL", "1h"), s)
@@ -232,11 +233,11 @@ func TestBackoffIsJittered(t *testing.T) {
 // TestWorkerGivesUp runs a message that always meets 451 on a fake clock
 // until the give-up window is over.
 func TestWorkerGivesUp(t *testing.T) {
-	script := make([]step, 200)
+	script := make([]smtptest.Fate, 200)
 	for i := range script {
-		script[i] = rcpt451
+		script[i] = smtptest.TempFailRcpt
 	}
-	d := startSMTPD(t, script...)
+	d := smtptest.NewServer(t, script...)
 	cfg := testConfig(t, d, "LEADBOX_RETRY_BASE", "1m", "LEADBOX_RETRY_MAX", "30m", "LEADBOX_GIVE_UP_AFTER", "24h")
 	s, _ := openStore(t)
 	id := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)[0].ID

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -59,9 +60,8 @@ func (s *Store) Withdraw(ctx context.Context, ev ConsentEvent) (done bool, err e
 	return done, nil
 }
 
-// ErrConfirmSuperseded means the confirmation link is not for the person's
-// latest consent: they opted out since, or a newer submission sent a newer
-// link.
+// ErrConfirmSuperseded means the person opted out after the consent this
+// confirmation link was sent for.
 var ErrConfirmSuperseded = errors.New("confirmation superseded")
 
 // Confirm records the double opt-in confirmation of the consent given with
@@ -100,27 +100,30 @@ func (s *Store) Confirm(ctx context.Context, lead Lead, ev ConsentEvent) (done b
 
 // ConfirmTarget says what the confirmation link sent for leadID can do,
 // given the person's events (oldest first). The link confirms that lead's
-// "given" event only while it is the latest decision: an opt-out or a newer
-// submission's consent since then supersedes it. It returns the event to
-// confirm, or confirmed=true when the latest decision already is this
-// lead's confirmation; both zero means superseded.
+// "given" event until the person decides otherwise: a withdrawal after it
+// supersedes the link, a confirmation after it (from this link or another)
+// means there is nothing left to confirm. Newer submissions with the box
+// ticked do not supersede it, so a person may click whichever of their
+// confirmation emails they find. It returns the event to confirm, or
+// confirmed=true; both zero means superseded.
 func ConfirmTarget(events []ConsentEvent, leadID int64) (given *ConsentEvent, confirmed bool) {
-	var last *ConsentEvent
+	seen := false // this lead's "given" event has been passed
 	for i := range events {
-		if events[i].Purpose == PurposeMarketingEmail && events[i].Action != ActionNotGiven {
-			last = &events[i]
+		e := &events[i]
+		if e.Purpose != PurposeMarketingEmail {
+			continue
+		}
+		switch {
+		case e.Action == ActionGiven && e.LeadID != nil && *e.LeadID == leadID:
+			given, confirmed, seen = e, false, true
+		case !seen:
+		case e.Action == ActionWithdrawn:
+			given, confirmed = nil, false
+		case e.Action == ActionConfirmed:
+			given, confirmed = nil, true
 		}
 	}
-	if last == nil || last.LeadID == nil || *last.LeadID != leadID {
-		return nil, false
-	}
-	switch last.Action {
-	case ActionConfirmed:
-		return nil, true
-	case ActionGiven:
-		return last, false
-	}
-	return nil, false
+	return given, confirmed
 }
 
 // stateIn computes a person's state inside a transaction.
@@ -131,4 +134,18 @@ func stateIn(tx *gorm.DB, subject string, doubleOptIn bool) (MarketingState, err
 		return "", err
 	}
 	return ComputeMarketingState(evs, doubleOptIn), nil
+}
+
+// ConfirmationsSince counts the confirmation emails queued for a person
+// (normalised address) at or after since, sent or not.
+func (s *Store) ConfirmationsSince(ctx context.Context, subject string, since time.Time) (int64, error) {
+	var n int64
+	err := s.r.WithContext(ctx).Model(&OutboxMessage{}).
+		Joins("JOIN leads ON leads.id = outbox.lead_id").
+		Where("outbox.kind = ? AND leads.email_key = ? AND outbox.created_at >= ?", KindConsentConfirmation, subject, since.UTC()).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count confirmation emails: %w", err)
+	}
+	return n, nil
 }

@@ -102,6 +102,11 @@ func TestCreateLeadOnceFindsTheEarlierLead(t *testing.T) {
 	if dup, err := s.CreateLeadOnce(ctx, other, c3, o3, t0.Add(-time.Minute)); err != nil || dup {
 		t.Errorf("different message: dup = %v, err %v; want a new lead", dup, err)
 	}
+	unticked, c5, o5 := newLead(t, s, "ann@example.com")
+	unticked.Message, c5.Action = first.Message, ActionNotGiven
+	if dup, err := s.CreateLeadOnce(ctx, unticked, c5, o5, t0.Add(-time.Minute)); err != nil || dup {
+		t.Errorf("same message, other consent choice: dup = %v, err %v; want a new lead", dup, err)
+	}
 	late, c4, o4 := newLead(t, s, "ann@example.com")
 	late.Message = first.Message
 	if dup, err := s.CreateLeadOnce(ctx, late, c4, o4, time.Now().UTC().Add(time.Minute)); err != nil || dup {

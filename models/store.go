@@ -203,7 +203,7 @@ func (s *Store) CreateLead(ctx context.Context, lead *Lead, consent *ConsentEven
 }
 
 // CreateLeadOnce is CreateLead, except when the same person sent the same
-// message at or after since (a double click, a browser retrying a post):
+// message with the same consent choice at or after since (a double click, a browser retrying a post):
 // then nothing is written, *lead becomes the earlier lead (with its consent
 // event) and dup is true. The check runs inside the write transaction, so
 // two simultaneous copies cannot both get through. A zero since turns the
@@ -212,8 +212,12 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *Consent
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if !since.IsZero() {
 			var earlier Lead
+			// The consent choice is part of what makes it the same: the
+			// same message sent again with the box newly ticked is new
+			// consent, and must not be lost as a duplicate.
 			err := tx.Preload("Consent").
 				Where("email_key = ? AND message = ? AND created_at >= ?", NormalizeEmail(lead.Email), lead.Message, since).
+				Where("id IN (?)", tx.Model(&ConsentEvent{}).Select("lead_id").Where("action = ?", consent.Action)).
 				Order("id").Take(&earlier).Error
 			if err == nil {
 				*lead, dup = earlier, true

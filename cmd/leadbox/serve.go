@@ -44,6 +44,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	formKey, err := store.Secret(ctx, "form_stamp")
+	if err != nil {
+		return err
+	}
+	spam := models.NewSpamLog(store, cfg.SpamRetention)
 
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := handlers.NewServer(handlers.Deps{
@@ -51,6 +56,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		Store:       store,
 		ConsentText: consentText,
 		Notify:      worker.Wake,
+		FormKey:     formKey,
+		Spam:        spam,
 		Log:         log,
 	})
 	if err != nil {
@@ -82,6 +89,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer stopWorker()
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(workerCtx) }()
+	spamDone := make(chan struct{})
+	go func() {
+		defer close(spamDone)
+		spam.Run(workerCtx, 10*time.Second, func(err error) { log.Error("spam tallies", "err", err) })
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -100,6 +112,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		}
 	}
 	stopWorker()
+	<-spamDone
 	if err := <-workerDone; err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("mail sender: %w", err)
 	}
