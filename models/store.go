@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/driver/sqlite"
@@ -26,6 +27,10 @@ const minSQLiteVersion = "3.51.3"
 type Store struct {
 	w *gorm.DB
 	r *gorm.DB
+	// commits funnels lead creation from all requests into one writer that
+	// commits them in groups (see groupcommit.go).
+	commits   *groupCommitter
+	closeOnce sync.Once
 }
 
 // writerPragmas are set per connection through the DSN (most pragmas are
@@ -102,12 +107,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxOpenConns(4)
 	rdb.SetMaxIdleConns(4)
 	s.r = r
+	s.commits = startGroupCommitter(w)
 	return s, nil
 }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
 	var errs []error
+	s.closeOnce.Do(func() {
+		if s.commits != nil {
+			s.commits.stop()
+		}
+	})
 	for _, g := range []*gorm.DB{s.r, s.w} {
 		if g == nil {
 			continue
@@ -209,30 +220,33 @@ func (s *Store) CreateLead(ctx context.Context, lead *Lead, consent *ConsentEven
 // two simultaneous copies cannot both get through. A zero since turns the
 // check off.
 func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (dup bool, err error) {
-	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if !since.IsZero() {
-			var earlier Lead
-			// The consent choice is part of what makes it the same: the
-			// same message sent again with the box newly ticked is new
-			// consent, and must not be lost as a duplicate.
-			err := tx.Preload("Consent").
-				Where("email_key = ? AND message = ? AND created_at >= ?", NormalizeEmail(lead.Email), lead.Message, since).
-				Where("id IN (?)", tx.Model(&ConsentEvent{}).Select("lead_id").Where("action = ?", consent.Action)).
-				Order("id").Take(&earlier).Error
-			if err == nil {
-				*lead, dup = earlier, true
-				return nil
-			}
-			if !errors.Is(err, gorm.ErrRecordNotFound) {
-				return err
-			}
-		}
-		return createLead(tx, lead, consent, outbox)
-	})
+	dup, err = s.commits.do(ctx, lead, consent, outbox, since)
 	if err != nil {
 		return false, fmt.Errorf("create lead: %w", err)
 	}
 	return dup, nil
+}
+
+// createLeadOnce is one submission's part of a group commit.
+func createLeadOnce(tx *gorm.DB, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (dup bool, err error) {
+	if !since.IsZero() {
+		var earlier Lead
+		// The consent choice is part of what makes it the same: the same
+		// message sent again with the box newly ticked is new consent, and
+		// must not be lost as a duplicate.
+		err := tx.Preload("Consent").
+			Where("email_key = ? AND message = ? AND created_at >= ?", NormalizeEmail(lead.Email), lead.Message, since).
+			Where("id IN (?)", tx.Model(&ConsentEvent{}).Select("lead_id").Where("action = ?", consent.Action)).
+			Order("id").Take(&earlier).Error
+		if err == nil {
+			*lead = earlier
+			return true, nil
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return false, err
+		}
+	}
+	return false, createLead(tx, lead, consent, outbox)
 }
 
 func createLead(tx *gorm.DB, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage) error {
