@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/models"
@@ -39,6 +40,7 @@ Commands:
   outbox                 list emails waiting to be sent or given up on
   outbox retry ID        send a failed or cancelled email again
   send-test-email TO     send one email through the configured transport now
+  spam                   count submissions dropped as spam, by reason
   optout EMAIL           record an operator's opt-out for a person who asked
   healthcheck            exit 0 when the local server's /readyz answers 200 (for containers)
   help                   show this text
@@ -73,13 +75,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return sendTestEmail(ctx, cfg, rest, stdout)
-	case "consent", "optout", "outbox":
+	case "consent", "optout", "outbox", "spam":
 		return withStore(ctx, getenv, func(cfg config.Config, store *models.Store) error {
 			switch cmd {
 			case "consent":
 				return consentCmd(ctx, cfg, store, rest, stdout)
 			case "optout":
 				return optOutCmd(ctx, store, rest, stdout)
+			case "spam":
+				return spamCmd(ctx, store, rest, stdout, time.Now())
 			}
 			return outboxCmd(ctx, store, rest, stdout)
 		})
