@@ -1,0 +1,146 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/handlers"
+	"github.com/leadbox/leadbox/models"
+)
+
+// lockedBuffer is a log destination safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// panickyStore fails the way a broken database or a bug would.
+type panickyStore struct {
+	*models.Store
+	panic bool
+}
+
+func (p panickyStore) LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error) {
+	if p.panic {
+		panic("nil map write in a store method")
+	}
+	return p.Store.LeadByOptOutToken(ctx, token)
+}
+
+// TestInternalErrorsShowNoInternals: a database error or a panic gives users
+// a generic page or JSON with a reference, and operators a log line with the
+// same request id and the cause.
+func TestInternalErrorsShowNoInternals(t *testing.T) {
+	ctx := context.Background()
+	store, err := models.Open(ctx, filepath.Join(t.TempDir(), "leads.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	for _, tc := range []struct {
+		name        string
+		panic       bool
+		path, ctype string
+		body        string
+		accept      string
+	}{
+		{"database error, form", false, "/contact", "application/x-www-form-urlencoded", "name=A&email=a@example.com&message=m", ""},
+		{"database error, JSON", false, "/contact", "application/json", `{"name":"A","email":"a@example.com","message":"m"}`, ""},
+		{"panic, page", true, "/optout/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "", "", ""},
+		{"panic, JSON", true, "/optout/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "", "", "application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := panickyStore{Store: store, panic: tc.panic}
+			h, err := handlers.NewServer(handlers.Deps{
+				Config: cfg, Store: s, ConsentText: ct,
+				Log: slog.New(slog.NewJSONHandler(logs, nil)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			if !tc.panic {
+				_ = store.Close() // every later query fails: "sql: database is closed"
+			}
+			method := http.MethodGet
+			if tc.body != "" {
+				method = http.MethodPost
+			}
+			req, _ := http.NewRequest(method, srv.URL+tc.path, strings.NewReader(tc.body))
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body bytes.Buffer
+			body.ReadFrom(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusInternalServerError {
+				t.Fatalf("status %d, want 500", resp.StatusCode)
+			}
+			id := resp.Header.Get("X-Request-Id")
+			for _, leak := range []string{"sql", "database is closed", "panic", "nil map", "goroutine", ".go:"} {
+				if strings.Contains(body.String(), leak) {
+					t.Errorf("answer shows internals (%q):\n%s", leak, body.String())
+				}
+			}
+			if !strings.Contains(body.String(), id) {
+				t.Errorf("answer does not quote the reference %q:\n%s", id, body.String())
+			}
+			if strings.Contains(resp.Header.Get("Content-Type"), "json") != (tc.ctype == "application/json" || tc.accept != "") {
+				t.Errorf("Content-Type %q for this client", resp.Header.Get("Content-Type"))
+			}
+			var line struct {
+				RequestID string `json:"request_id"`
+				Err       string `json:"err"`
+			}
+			found := false
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if json.Unmarshal([]byte(l), &line) == nil && line.RequestID == id && strings.Contains(l, `"msg":"internal error"`) {
+					found = true
+					if line.Err == "" {
+						t.Errorf("log line for %s has no cause: %s", id, l)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no internal-error log line with request id %s:\n%s", id, logs.String())
+			}
+		})
+	}
+}
