@@ -29,7 +29,7 @@ type submitResponse struct {
 // contactSubmit accepts a submission from the hosted form, a website's own
 // HTML form or fetch(). It answers only after the lead, its consent event
 // and its emails are committed.
-func contactSubmit(d Deps, rend *renderer, guards intake) gin.HandlerFunc {
+func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 	cfg := d.Config
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
@@ -44,34 +44,34 @@ func contactSubmit(d Deps, rend *renderer, guards intake) gin.HandlerFunc {
 		// Bots must not learn that a trap caught them: answer exactly like
 		// a success, store nothing, send nothing, count the reason.
 		fakeSuccess := func(reason string) {
-			guards.spam.Note(reason)
+			in.spam.Note(reason)
 			accepted(c, asJSON, next, submitResponse{ID: models.NewToken(16), MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
 		}
 		if sub.spam() {
 			fakeSuccess(models.SpamHoneypot)
 			return
 		}
-		if guards.minFillTime > 0 {
-			if v := guards.stamps.check(sub.Stamp, d.Now(), guards.minFillTime); v == stampForged || v == stampFast {
+		if in.minFillTime > 0 {
+			if v := in.stamps.check(sub.Stamp, d.Now(), in.minFillTime); v == stampForged || v == stampFast {
 				fakeSuccess(models.SpamTimeTrap)
 				return
 			}
 		}
 		if errs := sub.Valid(); errs != nil {
-			refuse(c, rend, guards, sub, http.StatusUnprocessableEntity, errs)
+			refuse(c, rend, in, sub, http.StatusUnprocessableEntity, errs)
 			return
 		}
-		if guards.captcha != nil {
-			err := guards.captcha.verify(ctx, sub.captchaAnswer(guards.captcha.provider.field), c.ClientIP())
+		if in.captcha != nil {
+			err := in.captcha.verify(ctx, sub.captchaAnswer(in.captcha.provider.field), c.ClientIP())
 			switch {
 			case errors.Is(err, errCaptchaFailed):
-				guards.spam.Note(models.SpamCaptcha)
-				refuse(c, rend, guards, sub, http.StatusUnprocessableEntity,
+				in.spam.Note(models.SpamCaptcha)
+				refuse(c, rend, in, sub, http.StatusUnprocessableEntity,
 					map[string]string{"captcha": "Please complete the check that you are not a robot, then send the form again."})
 				return
 			case err != nil:
 				d.Log.WarnContext(ctx, "captcha verification unavailable", "request_id", requestID(c), "err", err)
-				refuse(c, rend, guards, sub, http.StatusServiceUnavailable,
+				refuse(c, rend, in, sub, http.StatusServiceUnavailable,
 					map[string]string{"captcha": "We could not check that you are not a robot just now. Please send the form again in a minute."})
 				return
 			}
@@ -100,7 +100,7 @@ func contactSubmit(d Deps, rend *renderer, guards intake) gin.HandlerFunc {
 		}
 		if dup {
 			// A double click or a browser retry: the same answer again.
-			guards.spam.Note(models.SpamDuplicate)
+			in.spam.Note(models.SpamDuplicate)
 			given = lead.Consent != nil && lead.Consent.Action == models.ActionGiven
 		} else {
 			d.Notify()
