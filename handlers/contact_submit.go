@@ -45,7 +45,7 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 		// a success, store nothing, send nothing, count the reason.
 		fakeSuccess := func(reason string) {
 			in.spam.Note(reason)
-			accepted(c, asJSON, next, submitResponse{ID: models.NewToken(16), MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
+			accepted(c, asJSON, next, submitResponse{ID: models.NewKey(16), MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
 		}
 		if sub.spam() {
 			fakeSuccess(models.SpamHoneypot)
@@ -204,7 +204,7 @@ func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEve
 		page = cleanPageURL(ci.Referer)
 	}
 	lead := models.Lead{
-		PublicID:    models.NewToken(16),
+		PublicID:    models.NewKey(16),
 		CreatedAt:   now,
 		Name:        strings.TrimSpace(s.Name),
 		Email:       strings.TrimSpace(s.Email),
@@ -217,7 +217,7 @@ func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEve
 		UTMCampaign: cleanAttribution(s.UTMCampaign, maxAttribution),
 		UTMTerm:     cleanAttribution(s.UTMTerm, maxAttribution),
 		UTMContent:  cleanAttribution(s.UTMContent, maxAttribution),
-		OptOutToken: models.NewToken(20),
+		OptOutToken: models.NewKey(20),
 	}
 	given, _ := s.consentGiven()
 	textID := d.ConsentText.ID
@@ -236,7 +236,7 @@ func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEve
 	if given {
 		consent.Action = models.ActionGiven
 		if d.Config.DoubleOptIn {
-			token := models.NewToken(20)
+			token := models.NewKey(20)
 			expires := now.Add(d.Config.ConfirmTokenTTL)
 			lead.ConfirmToken, lead.ConfirmExpiresAt = &token, &expires
 			outbox = append(outbox, models.OutboxMessage{Kind: models.KindConsentConfirmation, CreatedAt: now})

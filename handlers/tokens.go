@@ -10,9 +10,10 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// tokenLen is the length of opt-out and confirmation tokens: 20 random
-// bytes in unpadded lower-case base32 (see models.NewToken).
-const tokenLen = 32
+// tokenLen is the length of opt-out and confirmation tokens: a 6-byte time
+// prefix and 20 random bytes in unpadded lower-case base32 (see
+// models.NewKey).
+const tokenLen = 42
 
 // validToken rejects anything that cannot be a token before the database
 // is asked, so every kind of bad token is answered the same way.

@@ -9,20 +9,20 @@ import (
 )
 
 func TestValidToken(t *testing.T) {
-	good := models.NewToken(20)
+	good := models.NewKey(20)
 	tests := []struct {
 		token string
 		want  bool
 	}{
 		{good, true},
 		{strings.ToUpper(good), false},
-		{good[:31], false},
+		{good[:41], false},
 		{good + "a", false},
-		{good[:31] + "1", false}, // 1 is not base32
-		{good[:31] + "=", false},
-		{good[:31] + "é", false},
+		{good[:41] + "1", false}, // 1 is not base32
+		{good[:41] + "=", false},
+		{good[:41] + "é", false},
 		{"", false},
-		{strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 42), true},
 	}
 	for _, tc := range tests {
 		if got := validToken(tc.token); got != tc.want {
@@ -50,7 +50,7 @@ func TestMaskEmail(t *testing.T) {
 // else ever reaches the database; and masking any address never panics or
 // reveals the local part beyond its first character.
 func FuzzTokenParsing(f *testing.F) {
-	f.Add(models.NewToken(20), "ann@example.com")
+	f.Add(models.NewKey(20), "ann@example.com")
 	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "@")
 	f.Add("%2e%2e%2fetc%2fpasswd", "a@b@c")
 	f.Add("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x00\x00", "\xff@x")

@@ -2,11 +2,10 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"strconv"
+	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // maxGroup bounds one group commit, so one transaction never grows
@@ -16,22 +15,27 @@ const maxGroup = 256
 // errStoreClosed is returned for leads created after Close.
 var errStoreClosed = errors.New("store closed")
 
-// groupCommitter is the single writer of new leads. With synchronous=FULL
-// every commit waits for an fsync (a few milliseconds on real disks), and
-// SQLite has one writer at a time, so committing each submission on its own
-// caps throughput at one fsync per lead. Instead every request hands its
-// lead to this goroutine, which takes all the requests waiting at that
-// moment and commits them in one transaction: one fsync for the group. No
-// request is held back to wait for others (the group is whatever queued up
-// during the previous commit), so at low load it is a plain commit, and
-// under load the groups grow by themselves.
+// groupCommitter is the single writer of new leads. SQLite has one writer
+// at a time and, with synchronous=FULL, every commit waits for an fsync; so
+// committing each submission on its own caps throughput at one commit per
+// lead. Instead every request hands its lead to this goroutine, which takes
+// all the requests waiting at that moment and commits them in one
+// transaction. No request is held back to wait for others (the group is
+// whatever queued up during the previous commit), so at low load it is a
+// plain commit, and under load the groups grow by themselves.
 //
-// Each submission runs inside a savepoint, so one that fails (a constraint,
-// a bad value) is rolled back alone and the others still commit. A request
-// is answered only after the COMMIT returned: the guarantee "201 means on
-// disk" is unchanged.
+// This is the hottest write in Leadbox, so it uses database/sql statements
+// prepared once on the single writer connection rather than GORM: GORM
+// prepares statements inside a transaction again in every transaction, and
+// its reflection cost more than SQLite itself. The schema is still GORM's.
+//
+// A request is answered only after the COMMIT returned: "201 means on disk"
+// is unchanged. When any submission of a group fails, the transaction is
+// rolled back and each is committed alone, so one bad submission cannot
+// sink the others.
 type groupCommitter struct {
-	db      *gorm.DB
+	db      *sql.DB
+	stmts   leadStmts
 	reqs    chan *createReq // unbuffered: a request is either taken or not
 	closing chan struct{}
 	done    chan struct{}
@@ -43,43 +47,91 @@ type createReq struct {
 	consent *ConsentEvent
 	outbox  []OutboxMessage
 	since   time.Time
-	// result gets exactly one answer once the group's COMMIT returned.
-	dup    bool
-	err    error
-	result chan struct{}
+	// Set by the writer before result is closed.
+	earlier int64 // id of the lead this one duplicates, or 0
+	err     error
+	result  chan struct{}
 }
 
-func startGroupCommitter(db *gorm.DB) *groupCommitter {
+// leadStmts are the statements of one submission.
+type leadStmts struct {
+	duplicate, lead, consent, outbox *sql.Stmt
+}
+
+const (
+	// The consent choice is part of what makes a submission the same: the
+	// same message sent again with the box newly ticked is new consent.
+	// Every lead has its consent event, so the person's leads are found
+	// through the consent ledger's index on subject.
+	duplicateSQL = `SELECT l.id FROM consent_events c JOIN leads l ON l.id = c.lead_id
+		WHERE c.subject = ? AND c.purpose = ? AND c.method = ? AND c.action = ?
+		AND l.message = ? AND l.created_at >= ?
+		ORDER BY l.id LIMIT 1`
+	leadSQL = `INSERT INTO leads (public_id, created_at, name, email, email_key, phone, company, message,
+		page_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+		opt_out_token, confirm_token, confirm_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	consentSQL = `INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, ip, user_agent,
+		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	outboxSQL = `INSERT INTO outbox (lead_id, kind, status, created_at, next_attempt_at, queued_at,
+		attempts, last_error, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, error) {
 	g := &groupCommitter{
 		db:      db,
 		reqs:    make(chan *createReq),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&g.stmts.duplicate, duplicateSQL}, {&g.stmts.lead, leadSQL},
+		{&g.stmts.consent, consentSQL}, {&g.stmts.outbox, outboxSQL},
+	} {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			g.closeStmts()
+			return nil, fmt.Errorf("prepare lead statements: %w", err)
+		}
+		*p.dst = st
+	}
 	go g.run()
-	return g
+	return g, nil
 }
 
 // do hands one submission to the writer and waits for its group's commit.
+// It returns the id of the earlier lead when this one is a duplicate.
 // Once taken, the request is waited for even if ctx ends meanwhile: the
 // writer is using the caller's records, and the commit is seconds away at
 // worst (busy_timeout).
-func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (bool, error) {
+func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (int64, error) {
 	r := &createReq{ctx: ctx, lead: lead, consent: consent, outbox: outbox, since: since, result: make(chan struct{})}
 	select {
 	case g.reqs <- r:
 	case <-g.closing:
-		return false, errStoreClosed
+		return 0, errStoreClosed
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return 0, ctx.Err()
 	}
 	<-r.result
-	return r.dup, r.err
+	return r.earlier, r.err
 }
 
 func (g *groupCommitter) stop() {
 	close(g.closing)
 	<-g.done
+	g.closeStmts()
+}
+
+func (g *groupCommitter) closeStmts() {
+	for _, st := range []*sql.Stmt{g.stmts.duplicate, g.stmts.lead, g.stmts.consent, g.stmts.outbox} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
 }
 
 func (g *groupCommitter) run() {
@@ -108,36 +160,135 @@ func (g *groupCommitter) run() {
 	}
 }
 
-// commit writes a group in one transaction, each request in its own
-// savepoint, and records each request's outcome.
+// commit writes a group in one transaction and records each request's
+// outcome. A request cancelled before its turn is skipped.
 func (g *groupCommitter) commit(group []*createReq) {
-	// The transaction serves many requests, so no single request's
-	// context may cancel it; a request cancelled before its turn is
-	// skipped instead.
-	err := g.db.WithContext(context.Background()).Transaction(func(tx *gorm.DB) error {
-		for i, r := range group {
-			if r.err = r.ctx.Err(); r.err != nil {
-				continue
-			}
-			sp := "lead" + strconv.Itoa(i)
-			if err := tx.SavePoint(sp).Error; err != nil {
-				return err
-			}
-			r.dup, r.err = createLeadOnce(tx, r.lead, r.consent, r.outbox, r.since)
-			if r.err != nil {
-				if err := tx.RollbackTo(sp).Error; err != nil {
-					return err
-				}
+	live := make([]*createReq, 0, len(group))
+	for _, r := range group {
+		if r.err = r.ctx.Err(); r.err == nil {
+			live = append(live, r)
+		}
+	}
+	err := g.inTx(func(st leadStmts) error {
+		for _, r := range live {
+			if r.earlier, r.err = st.insert(r); r.err != nil {
+				return r.err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		// Nothing of the group was committed.
-		for _, r := range group {
+	if err == nil || len(live) == 1 {
+		for _, r := range live {
 			if r.err == nil {
-				r.err, r.dup = err, false
+				r.err = err
 			}
 		}
+		return
 	}
+	// Nothing of the group was committed; commit each alone.
+	for _, r := range live {
+		r.err = g.inTx(func(st leadStmts) error {
+			var err error
+			r.earlier, err = st.insert(r)
+			return err
+		})
+	}
+}
+
+// inTx runs f in one write transaction with the statements bound to it.
+// The transaction serves many requests, so no single request's context may
+// cancel it.
+func (g *groupCommitter) inTx(f func(leadStmts) error) error {
+	ctx := context.Background()
+	tx, err := g.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	// The writer pool has one connection, so these reuse the statements
+	// prepared on it instead of preparing them again.
+	st := leadStmts{
+		duplicate: tx.StmtContext(ctx, g.stmts.duplicate),
+		lead:      tx.StmtContext(ctx, g.stmts.lead),
+		consent:   tx.StmtContext(ctx, g.stmts.consent),
+		outbox:    tx.StmtContext(ctx, g.stmts.outbox),
+	}
+	if err := f(st); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// insert writes one submission: the lead, its consent event and its outbox
+// messages, filling in their ids and defaults; or, when an earlier lead of
+// the same person with the same message and consent choice exists at or
+// after r.since, writes nothing and returns that lead's id.
+func (st leadStmts) insert(r *createReq) (earlier int64, err error) {
+	lead, consent := r.lead, r.consent
+	lead.EmailKey = NormalizeEmail(lead.Email)
+	if !r.since.IsZero() {
+		err := st.duplicate.QueryRow(consent.Subject, PurposeMarketingEmail, MethodForm, consent.Action,
+			lead.Message, r.since.UTC()).Scan(&earlier)
+		if err == nil {
+			return earlier, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("look for a duplicate: %w", err)
+		}
+	}
+	res, err := st.lead.Exec(lead.PublicID, lead.CreatedAt.UTC(), lead.Name, lead.Email, lead.EmailKey,
+		lead.Phone, lead.Company, lead.Message, lead.PageURL,
+		lead.UTMSource, lead.UTMMedium, lead.UTMCampaign, lead.UTMTerm, lead.UTMContent,
+		lead.OptOutToken, lead.ConfirmToken, utcOrNil(lead.ConfirmExpiresAt))
+	if err != nil {
+		return 0, fmt.Errorf("insert lead: %w", err)
+	}
+	if lead.ID, err = res.LastInsertId(); err != nil {
+		return 0, err
+	}
+	consent.LeadID = &lead.ID
+	if consent.At.IsZero() {
+		consent.At = lead.CreatedAt
+	}
+	res, err = st.consent.Exec(consent.Subject, consent.Purpose, consent.At.UTC(), consent.Action, consent.Method,
+		consent.LeadID, consent.IP, consent.UserAgent, consent.PageURL, consent.ConsentTextID)
+	if err != nil {
+		return 0, fmt.Errorf("insert consent event: %w", err)
+	}
+	if consent.ID, err = res.LastInsertId(); err != nil {
+		return 0, err
+	}
+	now := time.Now().UTC()
+	for i := range r.outbox {
+		m := &r.outbox[i]
+		m.LeadID = lead.ID
+		if m.Status == "" {
+			m.Status = StatusPending
+		}
+		if m.MessageID == "" {
+			m.MessageID = NewToken(16)
+		}
+		for _, t := range []*time.Time{&m.CreatedAt, &m.QueuedAt, &m.NextAttemptAt} {
+			if t.IsZero() {
+				*t = now
+			}
+		}
+		res, err := st.outbox.Exec(m.LeadID, m.Kind, m.Status, m.CreatedAt.UTC(), m.NextAttemptAt.UTC(),
+			m.QueuedAt.UTC(), m.Attempts, m.LastError, m.MessageID)
+		if err != nil {
+			return 0, fmt.Errorf("insert outbox message: %w", err)
+		}
+		if m.ID, err = res.LastInsertId(); err != nil {
+			return 0, err
+		}
+	}
+	lead.Consent = consent
+	return 0, nil
+}
+
+func utcOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
 }

@@ -50,8 +50,7 @@ func (s *Store) Withdraw(ctx context.Context, ev ConsentEvent) (done bool, err e
 		}
 		done = true
 		return tx.Model(&OutboxMessage{}).
-			Where("status = ? AND kind IN ? AND lead_id IN (?)", StatusPending, marketingKinds,
-				tx.Model(&Lead{}).Select("id").Where("email_key = ?", ev.Subject)).
+			Where("status = ? AND kind IN ? AND lead_id IN (?)", StatusPending, marketingKinds, leadsOf(tx, ev.Subject)).
 			Updates(map[string]any{"status": StatusCancelled, "last_error": "consent withdrawn"}).Error
 	})
 	if err != nil {
@@ -140,12 +139,19 @@ func stateIn(tx *gorm.DB, subject string, doubleOptIn bool) (MarketingState, err
 // (normalised address) at or after since, sent or not.
 func (s *Store) ConfirmationsSince(ctx context.Context, subject string, since time.Time) (int64, error) {
 	var n int64
-	err := s.r.WithContext(ctx).Model(&OutboxMessage{}).
-		Joins("JOIN leads ON leads.id = outbox.lead_id").
-		Where("outbox.kind = ? AND leads.email_key = ? AND outbox.created_at >= ?", KindConsentConfirmation, subject, since.UTC()).
+	db := s.r.WithContext(ctx)
+	err := db.Model(&OutboxMessage{}).
+		Where("kind = ? AND created_at >= ? AND lead_id IN (?)", KindConsentConfirmation, since.UTC(), leadsOf(db, subject)).
 		Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("count confirmation emails: %w", err)
 	}
 	return n, nil
+}
+
+// leadsOf is the subquery of a person's lead ids. Every lead has a consent
+// event with the person's normalised address, and that column is indexed.
+func leadsOf(db *gorm.DB, subject string) *gorm.DB {
+	return db.Session(&gorm.Session{NewDB: true}).Model(&ConsentEvent{}).
+		Select("lead_id").Where("subject = ? AND lead_id IS NOT NULL", subject)
 }

@@ -18,14 +18,15 @@ var ErrNotFound = errors.New("not found")
 // PublicID is what clients and emails see.
 type Lead struct {
 	ID        int64     `gorm:"primaryKey"`
-	PublicID  string    `gorm:"size:32;not null;uniqueIndex"`
-	CreatedAt time.Time `gorm:"not null;index"`
+	PublicID  string    `gorm:"size:40;not null;uniqueIndex"`
+	CreatedAt time.Time `gorm:"not null"`
 
 	Name  string `gorm:"not null"`
 	Email string `gorm:"not null"`
-	// EmailKey is NormalizeEmail(Email): the person the lead belongs to,
-	// for consent, opt-out and duplicate look-ups.
-	EmailKey string `gorm:"not null;default:'';index"`
+	// EmailKey is NormalizeEmail(Email): the person the lead belongs to.
+	// Look-ups by person go through consent_events.subject, which holds
+	// the same key and is indexed; one index on email addresses is enough.
+	EmailKey string `gorm:"not null;default:''"`
 	Phone    string `gorm:"not null;default:''"`
 	Company  string `gorm:"not null;default:''"`
 	Message  string `gorm:"not null"`
@@ -141,7 +142,7 @@ type OutboxMessage struct {
 	// MessageID is the stable, random left-hand side of the Message-ID
 	// header (the mailer adds "@" and the sender's domain), so a rare
 	// duplicate after a crash is recognisable as one.
-	MessageID string `gorm:"not null;uniqueIndex"`
+	MessageID string `gorm:"not null"`
 }
 
 // TableName keeps the table name readable.
@@ -154,6 +155,24 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 func NewToken(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	return strings.ToLower(tokenEncoding.EncodeToString(b))
+}
+
+// NewKey returns an unguessable, URL-safe key for an indexed column: the
+// current time in milliseconds (6 bytes, big-endian) followed by n random
+// bytes, in lower-case base32. Keys made later sort later, so inserting
+// them touches the right edge of the index instead of a random page: with
+// purely random keys every new lead dirtied a different page of each
+// unique index, and the write-ahead log and checkpoints grew with them. The
+// secret is the random part; the prefix only says when the key was made.
+func NewKey(n int) string {
+	b := make([]byte, 6+n)
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
 	return strings.ToLower(tokenEncoding.EncodeToString(b))
 }
 

@@ -107,7 +107,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxOpenConns(4)
 	rdb.SetMaxIdleConns(4)
 	s.r = r
-	s.commits = startGroupCommitter(w)
+	if s.commits, err = startGroupCommitter(ctx, wdb); err != nil {
+		_ = wdb.Close()
+		_ = rdb.Close()
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -220,70 +224,17 @@ func (s *Store) CreateLead(ctx context.Context, lead *Lead, consent *ConsentEven
 // two simultaneous copies cannot both get through. A zero since turns the
 // check off.
 func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (dup bool, err error) {
-	dup, err = s.commits.do(ctx, lead, consent, outbox, since)
+	earlier, err := s.commits.do(ctx, lead, consent, outbox, since)
 	if err != nil {
 		return false, fmt.Errorf("create lead: %w", err)
 	}
-	return dup, nil
-}
-
-// createLeadOnce is one submission's part of a group commit.
-func createLeadOnce(tx *gorm.DB, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (dup bool, err error) {
-	if !since.IsZero() {
-		var earlier Lead
-		// The consent choice is part of what makes it the same: the same
-		// message sent again with the box newly ticked is new consent, and
-		// must not be lost as a duplicate.
-		err := tx.Preload("Consent").
-			Where("email_key = ? AND message = ? AND created_at >= ?", NormalizeEmail(lead.Email), lead.Message, since).
-			Where("id IN (?)", tx.Model(&ConsentEvent{}).Select("lead_id").Where("action = ?", consent.Action)).
-			Order("id").Take(&earlier).Error
-		if err == nil {
-			*lead = earlier
-			return true, nil
-		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return false, err
-		}
+	if earlier == 0 {
+		return false, nil
 	}
-	return false, createLead(tx, lead, consent, outbox)
-}
-
-func createLead(tx *gorm.DB, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage) error {
-	lead.Consent = nil // saved explicitly below, not through the association
-	lead.EmailKey = NormalizeEmail(lead.Email)
-	if err := tx.Omit("Consent").Create(lead).Error; err != nil {
-		return err
+	if *lead, err = s.LeadByID(ctx, earlier); err != nil {
+		return false, fmt.Errorf("create lead: read the earlier lead: %w", err)
 	}
-	consent.LeadID = &lead.ID
-	consent.ConsentText = nil
-	if err := tx.Omit("ConsentText").Create(consent).Error; err != nil {
-		return err
-	}
-	now := tx.NowFunc()
-	for i := range outbox {
-		outbox[i].LeadID = lead.ID
-		outbox[i].Lead = nil
-		if outbox[i].QueuedAt.IsZero() {
-			outbox[i].QueuedAt = now
-		}
-		if outbox[i].Status == "" {
-			outbox[i].Status = StatusPending
-		}
-		if outbox[i].MessageID == "" {
-			outbox[i].MessageID = NewToken(16)
-		}
-		if outbox[i].NextAttemptAt.IsZero() {
-			outbox[i].NextAttemptAt = now
-		}
-	}
-	if len(outbox) > 0 {
-		if err := tx.Omit("Lead").Create(&outbox).Error; err != nil {
-			return err
-		}
-	}
-	lead.Consent = consent
-	return nil
+	return true, nil
 }
 
 // LeadByPublicID returns a lead with its submission's consent event.

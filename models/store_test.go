@@ -208,9 +208,13 @@ func TestCreateLeadAllOrNothing(t *testing.T) {
 			missing := int64(987654)
 			ev.ConsentTextID = &missing
 		}},
-		{"duplicate message id (outbox fails)", func(_ *testing.T, _ *Store, _ *Lead, _ *ConsentEvent, outbox []OutboxMessage) {
-			outbox[0].MessageID = "same"
-			outbox[1].MessageID = "same"
+		{"outbox insert fails", func(t *testing.T, s *Store, _ *Lead, _ *ConsentEvent, outbox []OutboxMessage) {
+			// A test-only trigger stands in for a full disk or a bug.
+			if err := s.w.Exec(`CREATE TRIGGER outbox_boom BEFORE INSERT ON outbox WHEN NEW.kind = 'boom'
+				BEGIN SELECT RAISE(ABORT, 'boom'); END`).Error; err != nil {
+				t.Fatal(err)
+			}
+			outbox[1].Kind = "boom"
 		}},
 	}
 	for _, tt := range tests {
