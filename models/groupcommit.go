@@ -36,6 +36,7 @@ var errStoreClosed = errors.New("store closed")
 type groupCommitter struct {
 	db      *sql.DB
 	stmts   leadStmts
+	recent  *recentLeads    // committed submissions, for duplicate detection
 	reqs    chan *createReq // unbuffered: a request is either taken or not
 	closing chan struct{}
 	done    chan struct{}
@@ -55,18 +56,12 @@ type createReq struct {
 
 // leadStmts are the statements of one submission.
 type leadStmts struct {
-	duplicate, lead, consent, outbox *sql.Stmt
+	lead, consent, outbox *sql.Stmt
 }
 
 const (
 	// The consent choice is part of what makes a submission the same: the
 	// same message sent again with the box newly ticked is new consent.
-	// Every lead has its consent event, so the person's leads are found
-	// through the consent ledger's index on subject.
-	duplicateSQL = `SELECT l.id FROM consent_events c JOIN leads l ON l.id = c.lead_id
-		WHERE c.subject = ? AND c.purpose = ? AND c.method = ? AND c.action = ?
-		AND l.message = ? AND l.created_at >= ?
-		ORDER BY l.id LIMIT 1`
 	leadSQL = `INSERT INTO leads (public_id, created_at, name, email, email_key, phone, company, message,
 		page_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 		opt_out_token, confirm_token, confirm_expires_at)
@@ -80,6 +75,7 @@ const (
 func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, error) {
 	g := &groupCommitter{
 		db:      db,
+		recent:  newRecentLeads(),
 		reqs:    make(chan *createReq),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -88,7 +84,7 @@ func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, erro
 		dst   **sql.Stmt
 		query string
 	}{
-		{&g.stmts.duplicate, duplicateSQL}, {&g.stmts.lead, leadSQL},
+		{&g.stmts.lead, leadSQL},
 		{&g.stmts.consent, consentSQL}, {&g.stmts.outbox, outboxSQL},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
@@ -97,6 +93,10 @@ func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, erro
 			return nil, fmt.Errorf("prepare lead statements: %w", err)
 		}
 		*p.dst = st
+	}
+	if err := g.recent.load(ctx, db); err != nil {
+		g.closeStmts()
+		return nil, err
 	}
 	go g.run()
 	return g, nil
@@ -127,7 +127,7 @@ func (g *groupCommitter) stop() {
 }
 
 func (g *groupCommitter) closeStmts() {
-	for _, st := range []*sql.Stmt{g.stmts.duplicate, g.stmts.lead, g.stmts.consent, g.stmts.outbox} {
+	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.consent, g.stmts.outbox} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -170,28 +170,64 @@ func (g *groupCommitter) commit(group []*createReq) {
 		}
 	}
 	err := g.inTx(func(st leadStmts) error {
+		// Duplicates within the group are found here until it commits.
+		inGroup := make(map[dupKey]recentLead, len(live))
 		for _, r := range live {
-			if r.earlier, r.err = st.insert(r); r.err != nil {
+			if r.earlier, r.err = g.insert(st, r, inGroup); r.err != nil {
 				return r.err
 			}
 		}
 		return nil
 	})
-	if err == nil || len(live) == 1 {
-		for _, r := range live {
-			if r.err == nil {
-				r.err = err
-			}
-		}
+	if err == nil {
+		g.remember(live)
+		return
+	}
+	if len(live) == 1 {
+		live[0].err = err
 		return
 	}
 	// Nothing of the group was committed; commit each alone.
 	for _, r := range live {
 		r.err = g.inTx(func(st leadStmts) error {
 			var err error
-			r.earlier, err = st.insert(r)
+			r.earlier, err = g.insert(st, r, nil)
 			return err
 		})
+		if r.err == nil {
+			g.remember([]*createReq{r})
+		}
+	}
+}
+
+// insert writes one submission unless it duplicates a recent one (see
+// leadStmts.insert); inGroup holds the group's uncommitted submissions.
+func (g *groupCommitter) insert(st leadStmts, r *createReq, inGroup map[dupKey]recentLead) (int64, error) {
+	if !r.since.IsZero() && r.consent.Method == MethodForm {
+		k := keyOf(r.consent.Subject, r.consent.Action, r.lead.Message)
+		if id, ok := g.recent.find(k, r.since); ok {
+			return id, nil
+		}
+		if l, ok := inGroup[k]; ok && !l.at.Before(r.since) {
+			return l.id, nil
+		}
+		if err := st.insert(r); err != nil {
+			return 0, err
+		}
+		if inGroup != nil {
+			inGroup[k] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt}
+		}
+		return 0, nil
+	}
+	return 0, st.insert(r)
+}
+
+// remember adds committed submissions to the duplicate index.
+func (g *groupCommitter) remember(reqs []*createReq) {
+	for _, r := range reqs {
+		if r.err == nil && r.earlier == 0 && r.consent.Method == MethodForm {
+			g.recent.add(keyOf(r.consent.Subject, r.consent.Action, r.lead.Message), r.lead.ID, r.lead.CreatedAt)
+		}
 	}
 }
 
@@ -207,10 +243,9 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 	// The writer pool has one connection, so these reuse the statements
 	// prepared on it instead of preparing them again.
 	st := leadStmts{
-		duplicate: tx.StmtContext(ctx, g.stmts.duplicate),
-		lead:      tx.StmtContext(ctx, g.stmts.lead),
-		consent:   tx.StmtContext(ctx, g.stmts.consent),
-		outbox:    tx.StmtContext(ctx, g.stmts.outbox),
+		lead:    tx.StmtContext(ctx, g.stmts.lead),
+		consent: tx.StmtContext(ctx, g.stmts.consent),
+		outbox:  tx.StmtContext(ctx, g.stmts.outbox),
 	}
 	if err := f(st); err != nil {
 		_ = tx.Rollback()
@@ -220,31 +255,19 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 }
 
 // insert writes one submission: the lead, its consent event and its outbox
-// messages, filling in their ids and defaults; or, when an earlier lead of
-// the same person with the same message and consent choice exists at or
-// after r.since, writes nothing and returns that lead's id.
-func (st leadStmts) insert(r *createReq) (earlier int64, err error) {
+// messages, filling in their ids and defaults.
+func (st leadStmts) insert(r *createReq) error {
 	lead, consent := r.lead, r.consent
 	lead.EmailKey = NormalizeEmail(lead.Email)
-	if !r.since.IsZero() {
-		err := st.duplicate.QueryRow(consent.Subject, PurposeMarketingEmail, MethodForm, consent.Action,
-			lead.Message, r.since.UTC()).Scan(&earlier)
-		if err == nil {
-			return earlier, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, fmt.Errorf("look for a duplicate: %w", err)
-		}
-	}
 	res, err := st.lead.Exec(lead.PublicID, lead.CreatedAt.UTC(), lead.Name, lead.Email, lead.EmailKey,
 		lead.Phone, lead.Company, lead.Message, lead.PageURL,
 		lead.UTMSource, lead.UTMMedium, lead.UTMCampaign, lead.UTMTerm, lead.UTMContent,
 		lead.OptOutToken, lead.ConfirmToken, utcOrNil(lead.ConfirmExpiresAt))
 	if err != nil {
-		return 0, fmt.Errorf("insert lead: %w", err)
+		return fmt.Errorf("insert lead: %w", err)
 	}
 	if lead.ID, err = res.LastInsertId(); err != nil {
-		return 0, err
+		return err
 	}
 	consent.LeadID = &lead.ID
 	if consent.At.IsZero() {
@@ -253,10 +276,10 @@ func (st leadStmts) insert(r *createReq) (earlier int64, err error) {
 	res, err = st.consent.Exec(consent.Subject, consent.Purpose, consent.At.UTC(), consent.Action, consent.Method,
 		consent.LeadID, consent.IP, consent.UserAgent, consent.PageURL, consent.ConsentTextID)
 	if err != nil {
-		return 0, fmt.Errorf("insert consent event: %w", err)
+		return fmt.Errorf("insert consent event: %w", err)
 	}
 	if consent.ID, err = res.LastInsertId(); err != nil {
-		return 0, err
+		return err
 	}
 	now := time.Now().UTC()
 	for i := range r.outbox {
@@ -276,14 +299,14 @@ func (st leadStmts) insert(r *createReq) (earlier int64, err error) {
 		res, err := st.outbox.Exec(m.LeadID, m.Kind, m.Status, m.CreatedAt.UTC(), m.NextAttemptAt.UTC(),
 			m.QueuedAt.UTC(), m.Attempts, m.LastError, m.MessageID)
 		if err != nil {
-			return 0, fmt.Errorf("insert outbox message: %w", err)
+			return fmt.Errorf("insert outbox message: %w", err)
 		}
 		if m.ID, err = res.LastInsertId(); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	lead.Consent = consent
-	return 0, nil
+	return nil
 }
 
 func utcOrNil(t *time.Time) any {

@@ -31,6 +31,8 @@ type Store struct {
 	// commits them in groups (see groupcommit.go).
 	commits   *groupCommitter
 	closeOnce sync.Once
+	// confirmations is the read statement of the submission path.
+	confirmations *sql.Stmt
 }
 
 // writerPragmas are set per connection through the DSN (most pragmas are
@@ -107,6 +109,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxOpenConns(4)
 	rdb.SetMaxIdleConns(4)
 	s.r = r
+	if s.confirmations, err = rdb.PrepareContext(ctx, confirmationsSQL); err != nil {
+		_ = wdb.Close()
+		_ = rdb.Close()
+		return nil, fmt.Errorf("open database %q: prepare: %w", path, err)
+	}
 	if s.commits, err = startGroupCommitter(ctx, wdb); err != nil {
 		_ = wdb.Close()
 		_ = rdb.Close()
@@ -121,6 +128,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.commits != nil {
 			s.commits.stop()
+		}
+		if s.confirmations != nil {
+			errs = append(errs, s.confirmations.Close())
 		}
 	})
 	for _, g := range []*gorm.DB{s.r, s.w} {

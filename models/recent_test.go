@@ -1,0 +1,82 @@
+package models
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestRecentLeadsForgetsTheOldestFirst(t *testing.T) {
+	r := newRecentLeads()
+	t0 := time.Now()
+	first := keyOf("a@example.com", ActionGiven, "hello")
+	r.add(first, 1, t0)
+	for i := range maxRecent {
+		r.add(keyOf("b@example.com", ActionGiven, string(rune(i))), int64(i+2), t0)
+	}
+	if _, ok := r.find(first, t0.Add(-time.Minute)); ok {
+		t.Error("the oldest entry survived maxRecent newer ones")
+	}
+	if len(r.byKey) != maxRecent || len(r.ring) != maxRecent {
+		t.Errorf("index holds %d keys in a ring of %d, want %d", len(r.byKey), len(r.ring), maxRecent)
+	}
+	last := keyOf("b@example.com", ActionGiven, string(rune(maxRecent-1)))
+	if id, ok := r.find(last, t0.Add(-time.Minute)); !ok || id != maxRecent+1 {
+		t.Errorf("newest entry: %d, %v; want %d", id, ok, maxRecent+1)
+	}
+	if _, ok := r.find(last, t0.Add(time.Minute)); ok {
+		t.Error("an entry older than the window was found")
+	}
+}
+
+// TestDuplicateDetectionSurvivesRestart: a browser retrying just after a
+// restart still gets the first lead.
+func TestDuplicateDetectionSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "leads.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, ev, out := newLead(t, s, "ann@example.com")
+	if err := s.CreateLead(ctx, first, ev, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	again, ev2, out2 := newLead(t, s, "ann@example.com")
+	again.Message = first.Message
+	dup, err := s.CreateLeadOnce(ctx, again, ev2, out2, time.Now().UTC().Add(-time.Minute))
+	if err != nil || !dup || again.PublicID != first.PublicID {
+		t.Errorf("after a restart: dup = %v (%q, want %q), err %v", dup, again.PublicID, first.PublicID, err)
+	}
+}
+
+// TestDuplicateWithinOneGroup: two copies committed in the same group are
+// one lead.
+func TestDuplicateWithinOneGroup(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	since := time.Now().UTC().Add(-time.Minute)
+	var group []*createReq
+	for range 2 {
+		lead, ev, out := newLead(t, s, "ann@example.com")
+		lead.Message = "Same words."
+		group = append(group, &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, since: since})
+	}
+	s.commits.commit(group)
+	if group[0].err != nil || group[1].err != nil || group[0].earlier != 0 || group[1].earlier != group[0].lead.ID {
+		t.Errorf("group outcomes: (%v, %d), (%v, %d); want the second to point at lead %d",
+			group[0].err, group[0].earlier, group[1].err, group[1].earlier, group[0].lead.ID)
+	}
+	if got := rowCounts(t, s); got[0] != 1 {
+		t.Errorf("%d leads, want 1", got[0])
+	}
+}
