@@ -19,22 +19,21 @@ import (
 type Store interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error)
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
-	MarkSent(ctx context.Context, id int64, at time.Time) error
-	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
-	MarkFailed(ctx context.Context, id int64, reason string) error
-	MarkCancelled(ctx context.Context, id int64, reason string) error
-	Release(ctx context.Context, id int64) error
+	ExtendLease(ctx context.Context, ids []int64, until time.Time) error
+	Record(ctx context.Context, outcomes []models.Outcome) error
 	// ConsentHistory lets the worker see, at send time, whether a
 	// confirmation email still has anything to confirm.
 	ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error)
 }
 
 const (
-	// batchSize is how many messages one claim leases. Small, because the
-	// lease must outlast sending the whole batch, and a lease held by a
-	// crashed process delays its messages until it runs out. One drain
+	// batchSize is how many messages one claim leases, and how many
+	// outcomes are written in one commit: with synchronous=FULL a commit
+	// per email would cap the sender at a few hundred a second. A crash
+	// between a send and the commit of its batch resends at most this
+	// many messages, each recognisable by its stable Message-ID. One drain
 	// claims batch after batch over the same connection.
-	batchSize = 5
+	batchSize = 25
 	// recordTimeout bounds recording an outcome after shutdown began: the
 	// message may already be with the SMTP server, so the result is written
 	// even though ctx is cancelled, but not for ever.
@@ -64,6 +63,8 @@ type Worker struct {
 	randN func(n int64) int64
 
 	wake chan struct{}
+	// outcomes of the current batch, written together by flush.
+	outcomes []models.Outcome
 }
 
 // New builds the worker, its Composer and the Transport cfg asks for, and
@@ -114,13 +115,13 @@ func newWorker(cfg config.Config, store Store, c *Composer, t Transport, log *sl
 	}
 }
 
-// leaseFor returns how long a claim holds a batch: long enough to send the
-// whole batch when the server is slow (go-mail's timeout applies per SMTP
-// command, so allow two per message and one to connect), or a second worker
-// could take over messages still being sent; short enough that the
-// messages of a crashed process go out again within minutes.
+// leaseFor returns how long a claim holds its messages: short, so that the
+// messages of a crashed process go out again within minutes. The worker
+// extends the lease of what it still holds once a quarter of it has passed
+// (see drain), so one message, however slow (a dial and a few commands,
+// each bounded by the SMTP timeout), always finishes inside its lease.
 func leaseFor(smtpTimeout time.Duration) time.Duration {
-	return max(time.Minute, time.Duration(2*batchSize+1)*smtpTimeout)
+	return max(time.Minute, 4*smtpTimeout)
 }
 
 // Wake asks the worker to look for due messages now. It never blocks, and
@@ -195,15 +196,48 @@ func (w *Worker) drain(ctx context.Context) error {
 		if len(msgs) == 0 {
 			return nil
 		}
+		leased := w.now()
 		for i := range msgs {
 			if ctx.Err() != nil {
-				w.release(ctx, msgs[i:])
-				return nil
+				w.release(msgs[i:])
+				break
+			}
+			if w.now().Sub(leased) > w.lease/4 {
+				leased = w.now()
+				w.extend(ctx, msgs[i:], leased.Add(w.lease))
 			}
 			w.deliver(ctx, &msgs[i], &c)
 		}
+		w.flush(ctx)
 	}
 	return nil
+}
+
+// extend renews the lease of the messages the worker still holds.
+func (w *Worker) extend(ctx context.Context, msgs []models.OutboxMessage, until time.Time) {
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	if err := w.store.ExtendLease(ctx, ids, until); err != nil {
+		w.log.Error("outbox: cannot extend lease", "err", err)
+	}
+}
+
+// note adds an outcome to the batch.
+func (w *Worker) note(o models.Outcome) { w.outcomes = append(w.outcomes, o) }
+
+// flush writes the batch's outcomes in one commit. It runs even after
+// shutdown began: some of these messages are already with the SMTP server.
+func (w *Worker) flush(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := w.store.Record(rctx, w.outcomes); err != nil {
+		// The leases run out and the messages are tried again: at worst a
+		// duplicate with the same Message-ID, never a lost email.
+		w.log.Error("outbox: cannot record outcomes", "messages", len(w.outcomes), "err", err)
+	}
+	w.outcomes = w.outcomes[:0]
 }
 
 // conn is the transport session of one drain, opened on first use.
@@ -230,38 +264,32 @@ func (c *conn) close() {
 
 // release gives back claimed messages that were not tried, so that the next
 // start sends them without waiting for the lease to run out.
-func (w *Worker) release(ctx context.Context, msgs []models.OutboxMessage) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
+func (w *Worker) release(msgs []models.OutboxMessage) {
 	for _, m := range msgs {
-		if err := w.store.Release(rctx, m.ID); err != nil {
-			w.log.Error("outbox: cannot release message", "outbox_id", m.ID, "err", err)
-		}
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
 	}
 }
 
-// deliver sends one claimed message over c and records the outcome.
+// deliver sends one claimed message over c and notes the outcome.
 func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
 	log := w.log.With("outbox_id", m.ID, "kind", m.Kind, "attempt", m.Attempts+1)
 
 	reason, err := w.cancelReason(ctx, m)
 	if err != nil {
 		log.Error("outbox: cannot check whether message is still wanted", "err", err)
-		w.record(log, w.store.Release(rctx, m.ID))
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
 		return
 	}
 	if reason != "" {
 		log.Info("outbox: message cancelled", "reason", reason)
-		w.record(log, w.store.MarkCancelled(rctx, m.ID, reason))
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusCancelled, Reason: reason})
 		return
 	}
 
 	msg, err := w.composer.Compose(*m, w.now())
 	if err != nil {
 		log.Error("outbox: cannot compose message", "err", err)
-		w.record(log, w.store.MarkFailed(rctx, m.ID, err.Error()))
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: err.Error(), Attempted: true})
 		return
 	}
 
@@ -273,10 +301,10 @@ func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) 
 	}
 	if c.openErr != nil {
 		if ctx.Err() != nil { // shutting down, not a failed attempt
-			w.record(log, w.store.Release(rctx, m.ID))
+			w.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
 			return
 		}
-		w.retryOrGiveUp(rctx, log, m, c.openErr)
+		w.retryOrGiveUp(log, m, c.openErr)
 		return
 	}
 
@@ -286,15 +314,15 @@ func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) 
 		if err != nil {
 			log.Warn("outbox: message accepted, error after acceptance ignored", "smtp_code", code)
 		} else {
-			log.Info("outbox: message sent")
+			log.Debug("outbox: message sent")
 		}
-		w.record(log, w.store.MarkSent(rctx, m.ID, w.now()))
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusSent, At: w.now(), Attempted: true})
 	case outcomeFailed:
 		log.Error("outbox: message rejected permanently", "smtp_code", code, "step", sendStep(err))
-		w.record(log, w.store.MarkFailed(rctx, m.ID, describe(err)))
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: describe(err), Attempted: true})
 	case outcomeRetry:
 		log.Warn("outbox: message not sent, will retry", "smtp_code", code, "step", sendStep(err))
-		w.retryOrGiveUp(rctx, log, m, err)
+		w.retryOrGiveUp(log, m, err)
 	}
 	if err != nil {
 		c.drop()
@@ -335,23 +363,17 @@ func (w *Worker) cancelReason(ctx context.Context, m *models.OutboxMessage) (str
 
 // retryOrGiveUp schedules the next try with backoff, or gives up once the
 // message has waited longer than giveUpAfter since it was queued.
-func (w *Worker) retryOrGiveUp(ctx context.Context, log *slog.Logger, m *models.OutboxMessage, err error) {
+func (w *Worker) retryOrGiveUp(log *slog.Logger, m *models.OutboxMessage, err error) {
 	now := w.now()
 	if now.Sub(m.QueuedAt) >= w.giveUpAfter {
 		reason := fmt.Sprintf("gave up after %d attempts: %s", m.Attempts+1, describe(err))
 		log.Error("outbox: gave up on message", "queued_for", now.Sub(m.QueuedAt).Round(time.Second))
-		w.record(log, w.store.MarkFailed(ctx, m.ID, truncate(reason)))
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: truncate(reason), Attempted: true})
 		return
 	}
 	delay := backoff(m.Attempts, w.retryBase, w.retryMax, w.randN)
 	log.Debug("outbox: retry scheduled", "retry_in", delay)
-	w.record(log, w.store.MarkRetry(ctx, m.ID, now.Add(delay), describe(err)))
-}
-
-func (w *Worker) record(log *slog.Logger, err error) {
-	if err != nil {
-		log.Error("outbox: cannot record outcome", "err", err)
-	}
+	w.note(models.Outcome{ID: m.ID, Status: models.StatusPending, Next: now.Add(delay), Reason: describe(err), Attempted: true})
 }
 
 type outcome int

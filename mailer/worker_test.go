@@ -422,6 +422,7 @@ func TestWorkerChecksConsentAtSendTime(t *testing.T) {
 				}
 			}
 			w.deliver(t.Context(), &msgs[0], &conn{})
+			w.flush(t.Context())
 			if row := outboxRow(t, s, msgs[0].ID); row.Status != tt.wantStatus {
 				t.Errorf("row = %s (%q), want %s", row.Status, row.LastError, tt.wantStatus)
 			}
@@ -448,5 +449,63 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// slowTransport advances the worker's fake clock on every send and records
+// the lease of the messages still waiting at that moment.
+type slowTransport struct {
+	countingTransport
+	step   time.Duration
+	clock  *time.Time
+	store  *models.Store
+	ids    []int64
+	leases []time.Time // lease_until of the last message, seen at each send
+	t      *testing.T
+}
+
+func (s *slowTransport) Open(context.Context) (Session, error) { return s, nil }
+func (s *slowTransport) Send(m *gomail.Msg) error {
+	*s.clock = s.clock.Add(s.step)
+	row := outboxRow(s.t, s.store, s.ids[len(s.ids)-1])
+	if row.LeaseUntil != nil {
+		s.leases = append(s.leases, *row.LeaseUntil)
+	}
+	return s.countingTransport.Send(m)
+}
+
+// TestWorkerExtendsItsLease: a batch that takes longer than its lease to
+// send keeps it, so no other worker can take over a message still in hand;
+// and the whole batch's outcomes are written together.
+func TestWorkerExtendsItsLease(t *testing.T) {
+	cfg := testConfig(t, nil)
+	s, _ := openStore(t)
+	var ids []int64
+	for range 3 {
+		msgs := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+		ids = append(ids, msgs[0].ID)
+	}
+	log, _ := testLogger()
+	clock := time.Now().UTC()
+	st := &slowTransport{clock: &clock, store: s, ids: ids, t: t}
+	w := newWorker(cfg, s, newTestComposer(t, cfg), st, log)
+	w.now = func() time.Time { return clock }
+	st.step = w.lease / 2 // each send takes half a lease
+
+	if err := w.drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.leases) != 3 {
+		t.Fatalf("saw %d leases, want 3", len(st.leases))
+	}
+	// By the third send a whole lease has passed since the claim: the last
+	// message must still be leased into the future.
+	if !st.leases[2].After(clock.Add(-w.lease / 2)) {
+		t.Errorf("lease of the last message at its send: %v, clock %v; the lease was not extended", st.leases[2], clock)
+	}
+	for _, id := range ids {
+		if row := outboxRow(t, s, id); row.Status != models.StatusSent || row.Attempts != 1 {
+			t.Errorf("row %d = %s after %d attempts, want sent after 1", id, row.Status, row.Attempts)
+		}
 	}
 }

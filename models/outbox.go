@@ -16,17 +16,26 @@ import (
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMessage, error) {
 	var msgs []OutboxMessage
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var ids []int64
-		err := tx.Model(&OutboxMessage{}).
-			Where("(status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until <= ?)",
-				StatusPending, now, StatusSending, now).
-			Order("next_attempt_at, id").Limit(limit).Pluck("id", &ids).Error
-		if err != nil || len(ids) == 0 {
+		// Two queries, each served by the (status, next_attempt_at) index in
+		// order: one OR across both would sort the whole backlog each time.
+		var ids, expired []int64
+		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND next_attempt_at <= ?", StatusPending, now).
+			Order("next_attempt_at").Limit(limit).Pluck("id", &ids).Error; err != nil {
 			return err
 		}
-		until := now.Add(lease)
+		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND lease_until <= ?", StatusSending, now).
+			Limit(limit).Pluck("id", &expired).Error; err != nil {
+			return err
+		}
+		ids = append(expired, ids...)
+		if len(ids) > limit {
+			ids = ids[:limit]
+		}
+		if len(ids) == 0 {
+			return nil
+		}
 		if err := tx.Model(&OutboxMessage{}).Where("id IN ?", ids).
-			Updates(map[string]any{"status": StatusSending, "lease_until": until}).Error; err != nil {
+			Updates(map[string]any{"status": StatusSending, "lease_until": now.Add(lease)}).Error; err != nil {
 			return err
 		}
 		return tx.Preload("Lead.Consent.ConsentText").Where("id IN ?", ids).Order("next_attempt_at, id").Find(&msgs).Error
@@ -35,6 +44,17 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		return nil, fmt.Errorf("claim due outbox messages: %w", err)
 	}
 	return msgs, nil
+}
+
+// ExtendLease keeps leased messages leased until until, for a worker still
+// working through them.
+func (s *Store) ExtendLease(ctx context.Context, ids []int64, until time.Time) error {
+	err := s.w.WithContext(ctx).Model(&OutboxMessage{}).Where("id IN ? AND status = ?", ids, StatusSending).
+		Update("lease_until", until).Error
+	if err != nil {
+		return fmt.Errorf("extend outbox lease: %w", err)
+	}
+	return nil
 }
 
 // NextDue returns when the next pending message is due; ok is false when
@@ -52,55 +72,94 @@ func (s *Store) NextDue(ctx context.Context) (at time.Time, ok bool, err error) 
 	return m.NextAttemptAt, true, nil
 }
 
+// Outcome is what became of one leased message. Record writes many at once:
+// a worker sending a burst pays one commit for the lot, not one per email.
+type Outcome struct {
+	ID int64
+	// Status is the new state: sent, failed, cancelled, or pending (to be
+	// tried again at Next, or, with a zero Next, given back untried).
+	Status string
+	At     time.Time // when it was sent (sent only)
+	Next   time.Time // the next attempt (pending only)
+	Reason string    // the error or why it was cancelled
+	// Attempted counts a delivery attempt.
+	Attempted bool
+}
+
+// Record writes outcomes of leased messages in one transaction. A message
+// that is no longer leased (another worker took it over) is left alone.
+func (s *Store) Record(ctx context.Context, outcomes []Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, o := range outcomes {
+			fields := map[string]any{"status": o.Status, "lease_until": nil}
+			if o.Attempted {
+				fields["attempts"] = gorm.Expr("attempts + 1")
+			}
+			switch {
+			case o.Status == StatusSent:
+				fields["sent_at"], fields["last_error"] = o.At, ""
+			case o.Status == StatusPending && o.Next.IsZero(): // released untried
+			case o.Status == StatusPending:
+				fields["next_attempt_at"], fields["last_error"] = o.Next, o.Reason
+			default:
+				fields["last_error"] = o.Reason
+			}
+			if err := tx.Model(&OutboxMessage{}).Where("id = ? AND status = ?", o.ID, StatusSending).
+				Updates(fields).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record outbox outcomes: %w", err)
+	}
+	return nil
+}
+
 // MarkSent records that the SMTP server accepted the message.
 func (s *Store) MarkSent(ctx context.Context, id int64, at time.Time) error {
-	return s.finish(ctx, id, map[string]any{
-		"status": StatusSent, "sent_at": at, "lease_until": nil,
-		"attempts": gorm.Expr("attempts + 1"), "last_error": "",
-	})
+	return s.finish(ctx, Outcome{ID: id, Status: StatusSent, At: at, Attempted: true})
 }
 
 // MarkRetry records a temporary failure and when to try again.
 func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error {
-	return s.finish(ctx, id, map[string]any{
-		"status": StatusPending, "next_attempt_at": next, "lease_until": nil,
-		"attempts": gorm.Expr("attempts + 1"), "last_error": reason,
-	})
+	return s.finish(ctx, Outcome{ID: id, Status: StatusPending, Next: next, Reason: reason, Attempted: true})
 }
 
 // MarkFailed records a permanent failure; the message is not tried again
 // unless an operator puts it back with Requeue.
 func (s *Store) MarkFailed(ctx context.Context, id int64, reason string) error {
-	return s.finish(ctx, id, map[string]any{
-		"status": StatusFailed, "lease_until": nil,
-		"attempts": gorm.Expr("attempts + 1"), "last_error": reason,
-	})
+	return s.finish(ctx, Outcome{ID: id, Status: StatusFailed, Reason: reason, Attempted: true})
 }
 
 // MarkCancelled records that the message must not be sent (for example,
 // the person withdrew consent before it went out).
 func (s *Store) MarkCancelled(ctx context.Context, id int64, reason string) error {
-	return s.finish(ctx, id, map[string]any{
-		"status": StatusCancelled, "lease_until": nil, "last_error": reason,
-	})
+	return s.finish(ctx, Outcome{ID: id, Status: StatusCancelled, Reason: reason})
 }
 
 // Release gives a leased message back without counting an attempt, for a
 // worker that shuts down before it could send.
 func (s *Store) Release(ctx context.Context, id int64) error {
-	return s.finish(ctx, id, map[string]any{"status": StatusPending, "lease_until": nil})
+	return s.finish(ctx, Outcome{ID: id, Status: StatusPending})
 }
 
-func (s *Store) finish(ctx context.Context, id int64, fields map[string]any) error {
-	res := s.w.WithContext(ctx).Model(&OutboxMessage{}).
-		Where("id = ? AND status = ?", id, StatusSending).Updates(fields)
-	if res.Error != nil {
-		return fmt.Errorf("update outbox message %d: %w", id, res.Error)
+// finish records one outcome and fails with ErrNotFound when the message
+// was not leased.
+func (s *Store) finish(ctx context.Context, o Outcome) error {
+	var n int64
+	if err := s.w.WithContext(ctx).Model(&OutboxMessage{}).Where("id = ? AND status = ?", o.ID, StatusSending).
+		Count(&n).Error; err != nil {
+		return fmt.Errorf("update outbox message %d: %w", o.ID, err)
 	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("update outbox message %d: not leased: %w", id, ErrNotFound)
+	if n == 0 {
+		return fmt.Errorf("update outbox message %d: not leased: %w", o.ID, ErrNotFound)
 	}
-	return nil
+	return s.Record(ctx, []Outcome{o})
 }
 
 // Requeue puts a failed or cancelled message back in line, due now, with its
