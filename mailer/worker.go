@@ -286,13 +286,8 @@ func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) 
 		return
 	}
 
-	msg, err := w.composer.Compose(*m, w.now())
-	if err != nil {
-		log.Error("outbox: cannot compose message", "err", err)
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: err.Error(), Attempted: true})
-		return
-	}
-
+	// Connect first: with the server down, composing every waiting email
+	// only to throw it away would burn the CPU the form needs.
 	if c.sess == nil && c.openErr == nil {
 		c.sess, c.openErr = w.transport.Open(ctx)
 		if c.openErr != nil && ctx.Err() == nil {
@@ -305,6 +300,13 @@ func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) 
 			return
 		}
 		w.retryOrGiveUp(log, m, c.openErr)
+		return
+	}
+
+	msg, err := w.composer.Compose(*m, w.now())
+	if err != nil {
+		log.Error("outbox: cannot compose message", "err", err)
+		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: err.Error(), Attempted: true})
 		return
 	}
 
