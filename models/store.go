@@ -285,5 +285,5 @@ func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]ConsentEv
 // DB exposes the read pool for tests and sub-commands that inspect rows.
 func (s *Store) DB() *gorm.DB { return s.r }
 
-// sqlDB is used by tests of the pragmas.
+// writer returns the single writer connection pool, for tests of the pragmas.
 func (s *Store) writer() (*sql.DB, error) { return s.w.DB() }
