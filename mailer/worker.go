@@ -20,6 +20,8 @@ type Store interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error)
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
 	ExtendLease(ctx context.Context, ids []int64, until time.Time) error
+	// FormBusy reports submissions queuing up: the worker then yields.
+	FormBusy() bool
 	Record(ctx context.Context, outcomes []models.Outcome) error
 	// ConsentHistory lets the worker see, at send time, whether a
 	// confirmation email still has anything to confirm.
@@ -56,11 +58,12 @@ type Worker struct {
 	lease       time.Duration
 	doubleOptIn bool
 
-	// now and randN are replaced by tests for a fake clock and a seeded
-	// random source. now must return UTC: SQLite compares the stored
-	// times as text.
+	// now, randN and sleep are replaced by tests for a fake clock, a
+	// seeded random source and counted pauses. now must return UTC: SQLite
+	// compares the stored times as text.
 	now   func() time.Time
 	randN func(n int64) int64
+	sleep func(ctx context.Context, d time.Duration)
 
 	wake chan struct{}
 	// outcomes of the current batch, written together by flush.
@@ -111,6 +114,7 @@ func newWorker(cfg config.Config, store Store, c *Composer, t Transport, log *sl
 		doubleOptIn: cfg.DoubleOptIn,
 		now:         func() time.Time { return time.Now().UTC() },
 		randN:       rand.Int64N,
+		sleep:       sleepCtx,
 		wake:        make(chan struct{}, 1),
 	}
 }
@@ -209,8 +213,33 @@ func (w *Worker) drain(ctx context.Context) error {
 			w.deliver(ctx, &msgs[i], &c)
 		}
 		w.flush(ctx)
+		w.yield(ctx)
 	}
 	return nil
+}
+
+// yieldPause is how long the worker rests between batches while the form is
+// busy: at most about batchSize emails per pause go out then.
+const yieldPause = 100 * time.Millisecond
+
+// yield rests while submissions are queuing up. Acknowledging a lead (and
+// so keeping it) comes first on the day a campaign or a bot wave hits; the
+// emails wait seconds, not longer, and are all in the outbox already. Mail
+// keeps moving, a batch per pause, however long the wave lasts.
+func (w *Worker) yield(ctx context.Context) {
+	if w.store.FormBusy() {
+		w.sleep(ctx, yieldPause)
+	}
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // extend renews the lease of the messages the worker still holds.

@@ -509,3 +509,40 @@ func TestWorkerExtendsItsLease(t *testing.T) {
 		}
 	}
 }
+
+// busyStore is a real store that says the form is busy.
+type busyStore struct{ *models.Store }
+
+func (busyStore) FormBusy() bool { return true }
+
+// TestWorkerYieldsWhileTheFormIsBusy: during a submission wave the sender
+// rests between batches, and still sends every message.
+func TestWorkerYieldsWhileTheFormIsBusy(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "quiet", true: "busy"}[busy], func(t *testing.T) {
+			cfg := testConfig(t, nil)
+			s, _ := openStore(t)
+			for range batchSize + 1 { // two batches
+				addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+			}
+			var store Store = s
+			if busy {
+				store = busyStore{s}
+			}
+			log, _ := testLogger()
+			ct := &countingTransport{}
+			w := newWorker(cfg, store, newTestComposer(t, cfg), ct, log)
+			var pauses []time.Duration
+			w.sleep = func(_ context.Context, d time.Duration) { pauses = append(pauses, d) }
+			if err := w.drain(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if ct.sent != batchSize+1 {
+				t.Errorf("sent %d, want %d", ct.sent, batchSize+1)
+			}
+			if want := map[bool]int{false: 0, true: 2}[busy]; len(pauses) != want {
+				t.Errorf("paused %d times (%v), want %d", len(pauses), pauses, want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,21 @@ type groupCommitter struct {
 	reqs    chan *createReq // unbuffered: a request is either taken or not
 	closing chan struct{}
 	done    chan struct{}
+	// crowdedAt is when (UnixNano) a group last had busyGroup or more
+	// submissions: requests queuing up behind the writer.
+	crowdedAt atomic.Int64
+}
+
+// busyGroup and busyFor define "the form is busy": a group of at least
+// busyGroup submissions within the last busyFor.
+const (
+	busyGroup = 4
+	busyFor   = 250 * time.Millisecond
+)
+
+// busy reports whether submissions are queuing up behind the writer.
+func (g *groupCommitter) busy() bool {
+	return time.Since(time.Unix(0, g.crowdedAt.Load())) < busyFor
 }
 
 type createReq struct {
@@ -152,6 +168,9 @@ func (g *groupCommitter) run() {
 			default:
 				break collect
 			}
+		}
+		if len(group) >= busyGroup {
+			g.crowdedAt.Store(time.Now().UnixNano())
 		}
 		g.commit(group)
 		for _, r := range group {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroupCommitIsolatesFailures commits a group in which one submission
@@ -78,5 +79,31 @@ func TestCreateLeadAfterClose(t *testing.T) {
 	}
 	if err := s.CreateLead(context.Background(), lead, ev, out); !errors.Is(err, errStoreClosed) {
 		t.Errorf("CreateLead after Close = %v, want errStoreClosed", err)
+	}
+}
+
+// TestFormBusy: submissions queuing up behind the writer make the form
+// busy, and it stops being busy once they are gone.
+func TestFormBusy(t *testing.T) {
+	s := newStore(t)
+	if s.FormBusy() {
+		t.Error("a fresh store says the form is busy")
+	}
+	var wg sync.WaitGroup
+	for i := range 100 { // far more than one commit can take at once
+		wg.Go(func() {
+			lead, ev, out := newLead(t, s, fmt.Sprintf("b%d@example.com", i))
+			if err := s.CreateLead(context.Background(), lead, ev, out); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if !s.FormBusy() {
+		t.Error("after 100 simultaneous submissions the form is not busy")
+	}
+	s.commits.crowdedAt.Store(time.Now().Add(-busyFor).UnixNano())
+	if s.FormBusy() {
+		t.Error("still busy", busyFor, "after the last crowded group")
 	}
 }

@@ -247,6 +247,10 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *Consent
 	return true, nil
 }
 
+// FormBusy reports whether submissions are queuing up behind the single
+// writer (a campaign or a bot wave), so background work can yield to them.
+func (s *Store) FormBusy() bool { return s.commits.busy() }
+
 // LeadByPublicID returns a lead with its submission's consent event.
 func (s *Store) LeadByPublicID(ctx context.Context, publicID string) (Lead, error) {
 	return s.leadWhere(ctx, "public_id = ?", publicID)
