@@ -238,6 +238,7 @@ func TestSecretsRedacted(t *testing.T) {
 		{"%v", fmt.Sprintf("%v", c)},
 		{"%+v", fmt.Sprintf("%+v", c)},
 		{"%#v", fmt.Sprintf("%#v", c)},
+		//lint:ignore S1025 the %s verb is what is tested
 		{"%s", fmt.Sprintf("%s", c)},
 		{"Sprint", fmt.Sprint(c)},
 		{"pointer %+v", fmt.Sprintf("%+v", &c)},
