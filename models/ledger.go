@@ -41,8 +41,8 @@ func (s *Store) MarketingStateOf(ctx context.Context, subject string, doubleOptI
 func (s *Store) Withdraw(ctx context.Context, ev ConsentEvent) (done bool, err error) {
 	ev.Action, ev.Purpose, ev.ConsentText = ActionWithdrawn, PurposeMarketingEmail, nil
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		state, err := stateIn(tx, ev.Subject, false)
-		if err != nil || state == StateWithdrawn {
+		evs, err := eventsIn(tx, ev.Subject)
+		if err != nil || ComputeMarketingState(evs, false) == StateWithdrawn {
 			return err
 		}
 		if err := tx.Omit("ConsentText").Create(&ev).Error; err != nil {
@@ -72,9 +72,8 @@ func (s *Store) Confirm(ctx context.Context, lead Lead, ev ConsentEvent) (done b
 	ev.Subject = NormalizeEmail(lead.Email)
 	ev.LeadID = &lead.ID
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var evs []ConsentEvent
-		if err := tx.Where("subject = ? AND purpose = ?", ev.Subject, PurposeMarketingEmail).
-			Order("at, id").Find(&evs).Error; err != nil {
+		evs, err := eventsIn(tx, ev.Subject)
+		if err != nil {
 			return err
 		}
 		given, confirmed := ConfirmTarget(evs, lead.ID)
@@ -125,14 +124,13 @@ func ConfirmTarget(events []ConsentEvent, leadID int64) (given *ConsentEvent, co
 	return given, confirmed
 }
 
-// stateIn computes a person's state inside a transaction.
-func stateIn(tx *gorm.DB, subject string, doubleOptIn bool) (MarketingState, error) {
+// eventsIn reads a person's marketing consent events, oldest first, inside
+// a write transaction, so that the decision taken on them cannot race
+// another writer.
+func eventsIn(tx *gorm.DB, subject string) ([]ConsentEvent, error) {
 	var evs []ConsentEvent
-	if err := tx.Where("subject = ? AND purpose = ?", subject, PurposeMarketingEmail).
-		Order("at, id").Find(&evs).Error; err != nil {
-		return "", err
-	}
-	return ComputeMarketingState(evs, doubleOptIn), nil
+	err := tx.Where("subject = ? AND purpose = ?", subject, PurposeMarketingEmail).Order("at, id").Find(&evs).Error
+	return evs, err
 }
 
 // ConfirmationsSince counts the confirmation emails queued for a person

@@ -120,48 +120,6 @@ func (s *Store) Record(ctx context.Context, outcomes []Outcome) error {
 	return nil
 }
 
-// MarkSent records that the SMTP server accepted the message.
-func (s *Store) MarkSent(ctx context.Context, id int64, at time.Time) error {
-	return s.finish(ctx, Outcome{ID: id, Status: StatusSent, At: at, Attempted: true})
-}
-
-// MarkRetry records a temporary failure and when to try again.
-func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error {
-	return s.finish(ctx, Outcome{ID: id, Status: StatusPending, Next: next, Reason: reason, Attempted: true})
-}
-
-// MarkFailed records a permanent failure; the message is not tried again
-// unless an operator puts it back with Requeue.
-func (s *Store) MarkFailed(ctx context.Context, id int64, reason string) error {
-	return s.finish(ctx, Outcome{ID: id, Status: StatusFailed, Reason: reason, Attempted: true})
-}
-
-// MarkCancelled records that the message must not be sent (for example,
-// the person withdrew consent before it went out).
-func (s *Store) MarkCancelled(ctx context.Context, id int64, reason string) error {
-	return s.finish(ctx, Outcome{ID: id, Status: StatusCancelled, Reason: reason})
-}
-
-// Release gives a leased message back without counting an attempt, for a
-// worker that shuts down before it could send.
-func (s *Store) Release(ctx context.Context, id int64) error {
-	return s.finish(ctx, Outcome{ID: id, Status: StatusPending})
-}
-
-// finish records one outcome and fails with ErrNotFound when the message
-// was not leased.
-func (s *Store) finish(ctx context.Context, o Outcome) error {
-	var n int64
-	if err := s.w.WithContext(ctx).Model(&OutboxMessage{}).Where("id = ? AND status = ?", o.ID, StatusSending).
-		Count(&n).Error; err != nil {
-		return fmt.Errorf("update outbox message %d: %w", o.ID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("update outbox message %d: not leased: %w", o.ID, ErrNotFound)
-	}
-	return s.Record(ctx, []Outcome{o})
-}
-
 // Requeue puts a failed or cancelled message back in line, due now, with its
 // attempt count kept for the record.
 func (s *Store) Requeue(ctx context.Context, id int64, now time.Time) error {
