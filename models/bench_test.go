@@ -27,17 +27,18 @@ func benchStore(b *testing.B) (*Store, int64) {
 	return s, ct.ID
 }
 
-// createBenchLead commits one submission as the handler does: a lead, its
+// createBenchLead commits one submission as the handler does (keys from
+// NewKey, as the handler makes them): a lead, its
 // consent event (box ticked) and two outbox rows, with the duplicate check
 // of the default 10-minute window.
 func createBenchLead(ctx context.Context, s *Store, textID int64, n int64) error {
 	now := time.Now().UTC()
 	email := "lead-" + strconv.FormatInt(n, 10) + "@example.com"
-	token := NewToken(20)
+	token := NewKey(20)
 	expires := now.Add(7 * 24 * time.Hour)
 	lead := &Lead{
-		PublicID: NewToken(16), CreatedAt: now, Name: "Bench Lead", Email: email,
-		Message: "Please call me about a quote.", OptOutToken: NewToken(20),
+		PublicID: NewKey(16), CreatedAt: now, Name: "Bench Lead", Email: email,
+		Message: "Please call me about a quote.", OptOutToken: NewKey(20),
 		ConfirmToken: &token, ConfirmExpiresAt: &expires,
 	}
 	ev := &ConsentEvent{
