@@ -1,14 +1,12 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -82,23 +80,20 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
 			Referer:   c.Request.Referer(),
 		})
-		if given && cfg.DoubleOptIn {
-			var err error
-			if outbox, err = limitConfirmations(ctx, d, lead.Email, outbox); err != nil {
-				rend.internalError(c, err)
-				return
-			}
-		}
-		var since time.Time
+		guards := models.Guards{LimitConfirmations: true, MaxConfirmations: cfg.ConfirmLimit}
 		if cfg.DuplicateWindow > 0 {
-			since = lead.CreatedAt.Add(-cfg.DuplicateWindow)
+			guards.DuplicateSince = lead.CreatedAt.Add(-cfg.DuplicateWindow)
 		}
-		dup, err := d.Store.CreateLeadOnce(ctx, &lead, &consent, outbox, since)
+		created, err := d.Store.CreateLeadOnce(ctx, &lead, &consent, outbox, guards)
 		if err != nil {
 			rend.internalError(c, err)
 			return
 		}
-		if dup {
+		if created.ConfirmationDropped {
+			d.Log.InfoContext(ctx, "confirmation email limit reached for an address; not sending another",
+				"request_id", requestID(c))
+		}
+		if created.Duplicate {
 			// A double click or a browser retry: the same answer again.
 			in.spam.Note(models.SpamDuplicate)
 			given = lead.Consent != nil && lead.Consent.Action == models.ActionGiven
@@ -149,22 +144,6 @@ func refuse(c *gin.Context, rend *renderer, in intake, sub submission, status in
 		return
 	}
 	rend.page(c, status, "contact", in.page(rend, sub, errs))
-}
-
-// limitConfirmations drops the confirmation email when the address already
-// got LEADBOX_CONFIRM_LIMIT of them in the last 24 hours, so that nobody
-// can use the form to mail a stranger over and over. The consent event is
-// still recorded; the person can confirm from an earlier email.
-func limitConfirmations(ctx context.Context, d Deps, email string, outbox []models.OutboxMessage) ([]models.OutboxMessage, error) {
-	n, err := d.Store.ConfirmationsSince(ctx, models.NormalizeEmail(email), d.Now().Add(-24*time.Hour))
-	if err != nil {
-		return nil, err
-	}
-	if n < int64(d.Config.ConfirmLimit) {
-		return outbox, nil
-	}
-	d.Log.InfoContext(ctx, "confirmation email limit reached for an address; not sending another")
-	return slices.DeleteFunc(outbox, func(m models.OutboxMessage) bool { return m.Kind == models.KindConsentConfirmation }), nil
 }
 
 // accepted answers a successful submission: 201 with the lead's id for

@@ -24,8 +24,7 @@ const MaxBodyBytes = 64 << 10
 // Store is what the handlers need from the database.
 type Store interface {
 	Ping(ctx context.Context) error
-	CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, since time.Time) (dup bool, err error)
-	ConfirmationsSince(ctx context.Context, subject string, since time.Time) (int64, error)
+	CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error)
 	LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error)
 	LeadByConfirmToken(ctx context.Context, token string) (models.Lead, error)
 	MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error)

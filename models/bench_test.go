@@ -29,8 +29,8 @@ func benchStore(b *testing.B) (*Store, int64) {
 
 // createBenchLead commits one submission as the handler does (keys from
 // NewKey, as the handler makes them): a lead, its
-// consent event (box ticked) and two outbox rows, with the duplicate check
-// of the default 10-minute window.
+// consent event (box ticked) and two outbox rows, with the guards of the
+// default settings (duplicates in 10 minutes, 3 confirmations a day).
 func createBenchLead(ctx context.Context, s *Store, textID int64, n int64) error {
 	now := time.Now().UTC()
 	email := "lead-" + strconv.FormatInt(n, 10) + "@example.com"
@@ -50,7 +50,9 @@ func createBenchLead(ctx context.Context, s *Store, textID int64, n int64) error
 		{Kind: KindSalesNotification, CreatedAt: now},
 		{Kind: KindConsentConfirmation, CreatedAt: now},
 	}
-	_, err := s.CreateLeadOnce(ctx, lead, ev, outbox, now.Add(-10*time.Minute))
+	_, err := s.CreateLeadOnce(ctx, lead, ev, outbox, Guards{
+		DuplicateSince: now.Add(-10 * time.Minute), LimitConfirmations: true, MaxConfirmations: 3,
+	})
 	return err
 }
 

@@ -35,12 +35,13 @@ var errStoreClosed = errors.New("store closed")
 // rolled back and each is committed alone, so one bad submission cannot
 // sink the others.
 type groupCommitter struct {
-	db      *sql.DB
-	stmts   leadStmts
-	recent  *recentLeads    // committed submissions, for duplicate detection
-	reqs    chan *createReq // unbuffered: a request is either taken or not
-	closing chan struct{}
-	done    chan struct{}
+	db       *sql.DB
+	stmts    leadStmts
+	recent   *recentLeads    // committed submissions, for duplicate detection
+	confirms *confirmIndex   // confirmation emails queued, for their limit
+	reqs     chan *createReq // unbuffered: a request is either taken or not
+	closing  chan struct{}
+	done     chan struct{}
 	// crowdedAt is when (UnixNano) a group last had busyGroup or more
 	// submissions: requests queuing up behind the writer.
 	crowdedAt atomic.Int64
@@ -63,9 +64,10 @@ type createReq struct {
 	lead    *Lead
 	consent *ConsentEvent
 	outbox  []OutboxMessage
-	since   time.Time
+	guards  Guards
 	// Set by the writer before result is closed.
 	earlier int64 // id of the lead this one duplicates, or 0
+	dropped bool  // the confirmation email was over the limit
 	err     error
 	result  chan struct{}
 }
@@ -73,6 +75,9 @@ type createReq struct {
 // leadStmts are the statements of one submission.
 type leadStmts struct {
 	lead, consent, outbox *sql.Stmt
+	// confirmations counts a person's confirmation emails when the
+	// in-memory count cannot (see confirmIndex).
+	confirmations *sql.Stmt
 }
 
 const (
@@ -90,11 +95,12 @@ const (
 
 func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, error) {
 	g := &groupCommitter{
-		db:      db,
-		recent:  newRecentLeads(),
-		reqs:    make(chan *createReq),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		db:       db,
+		recent:   newRecentLeads(),
+		confirms: newConfirmIndex(),
+		reqs:     make(chan *createReq),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	for _, p := range []struct {
 		dst   **sql.Stmt
@@ -102,6 +108,7 @@ func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, erro
 	}{
 		{&g.stmts.lead, leadSQL},
 		{&g.stmts.consent, consentSQL}, {&g.stmts.outbox, outboxSQL},
+		{&g.stmts.confirmations, confirmationsSQL},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -114,26 +121,32 @@ func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, erro
 		g.closeStmts()
 		return nil, err
 	}
+	if err := g.confirms.load(ctx, db, time.Now()); err != nil {
+		g.closeStmts()
+		return nil, err
+	}
 	go g.run()
 	return g, nil
 }
 
 // do hands one submission to the writer and waits for its group's commit.
-// It returns the id of the earlier lead when this one is a duplicate.
+// The request comes back with its outcome set (earlier, dropped, err).
 // Once taken, the request is waited for even if ctx ends meanwhile: the
 // writer is using the caller's records, and the commit is seconds away at
 // worst (busy_timeout).
-func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (int64, error) {
-	r := &createReq{ctx: ctx, lead: lead, consent: consent, outbox: outbox, since: since, result: make(chan struct{})}
+func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, guards Guards) *createReq {
+	r := &createReq{ctx: ctx, lead: lead, consent: consent, outbox: outbox, guards: guards, result: make(chan struct{})}
 	select {
 	case g.reqs <- r:
 	case <-g.closing:
-		return 0, errStoreClosed
+		r.err = errStoreClosed
+		return r
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		r.err = ctx.Err()
+		return r
 	}
 	<-r.result
-	return r.earlier, r.err
+	return r
 }
 
 func (g *groupCommitter) stop() {
@@ -143,7 +156,7 @@ func (g *groupCommitter) stop() {
 }
 
 func (g *groupCommitter) closeStmts() {
-	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.consent, g.stmts.outbox} {
+	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.consent, g.stmts.outbox, g.stmts.confirmations} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -189,10 +202,9 @@ func (g *groupCommitter) commit(group []*createReq) {
 		}
 	}
 	err := g.inTx(func(st leadStmts) error {
-		// Duplicates within the group are found here until it commits.
-		inGroup := make(map[dupKey]recentLead, len(live))
+		p := newUncommitted(len(live))
 		for _, r := range live {
-			if r.earlier, r.err = g.insert(st, r, inGroup); r.err != nil {
+			if r.err = g.insert(st, r, p); r.err != nil {
 				return r.err
 			}
 		}
@@ -208,44 +220,111 @@ func (g *groupCommitter) commit(group []*createReq) {
 	}
 	// Nothing of the group was committed; commit each alone.
 	for _, r := range live {
-		r.err = g.inTx(func(st leadStmts) error {
-			var err error
-			r.earlier, err = g.insert(st, r, nil)
-			return err
-		})
+		r.err = g.inTx(func(st leadStmts) error { return g.insert(st, r, newUncommitted(1)) })
 		if r.err == nil {
 			g.remember([]*createReq{r})
 		}
 	}
 }
 
-// insert writes one submission unless it duplicates a recent one (see
-// leadStmts.insert); inGroup holds the group's uncommitted submissions.
-func (g *groupCommitter) insert(st leadStmts, r *createReq, inGroup map[dupKey]recentLead) (int64, error) {
-	if !r.since.IsZero() && r.consent.Method == MethodForm {
-		k := keyOf(r.consent.Subject, r.consent.Action, r.lead.Message)
-		if id, ok := g.recent.find(k, r.since); ok {
-			return id, nil
-		}
-		if l, ok := inGroup[k]; ok && !l.at.Before(r.since) {
-			return l.id, nil
-		}
-		if err := st.insert(r); err != nil {
-			return 0, err
-		}
-		if inGroup != nil {
-			inGroup[k] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt}
-		}
-		return 0, nil
-	}
-	return 0, st.insert(r)
+// uncommitted is what a group has written so far: the in-memory indexes
+// learn it only once the group commits, but the group's later submissions
+// must already see it.
+type uncommitted struct {
+	leads    map[dupKey]recentLead
+	confirms map[uint64]int
 }
 
-// remember adds committed submissions to the duplicate index.
+func newUncommitted(n int) *uncommitted {
+	return &uncommitted{leads: make(map[dupKey]recentLead, n), confirms: make(map[uint64]int)}
+}
+
+// insert writes one submission (see leadStmts.insert) after its guards:
+// nothing when it duplicates a recent submission (r.earlier is set), and
+// no confirmation email when the person already got the most allowed
+// (r.dropped is set; the lead and its consent event are written). The
+// outcome is decided again on every attempt, since a failed group's
+// submissions are retried one by one.
+func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) error {
+	r.earlier, r.dropped = 0, false
+	dedupe := !r.guards.DuplicateSince.IsZero() && r.consent.Method == MethodForm
+	var k dupKey
+	if dedupe {
+		k = keyOf(r.consent.Subject, r.consent.Action, r.lead.Message)
+		if id, ok := g.recent.find(k, r.guards.DuplicateSince); ok {
+			r.earlier = id
+			return nil
+		}
+		if l, ok := p.leads[k]; ok && !l.at.Before(r.guards.DuplicateSince) {
+			r.earlier = l.id
+			return nil
+		}
+	}
+	person := g.confirms.key(r.consent.Subject)
+	if r.guards.LimitConfirmations && r.queuesConfirmation() {
+		n, err := g.confirmationsOf(st, r, person, p)
+		if err != nil {
+			return err
+		}
+		r.dropped = n >= r.guards.MaxConfirmations
+	}
+	if err := st.insert(r); err != nil {
+		return err
+	}
+	if dedupe {
+		p.leads[k] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt}
+	}
+	if r.countsConfirmation() {
+		p.confirms[person]++
+	}
+	return nil
+}
+
+// confirmationsOf counts the confirmation emails queued for r's person in
+// the ConfirmWindow before r, this group's included: from memory when the
+// index covers the window, else from the database inside the transaction
+// (which sees the group's own rows).
+func (g *groupCommitter) confirmationsOf(st leadStmts, r *createReq, person uint64, p *uncommitted) (int, error) {
+	since := r.lead.CreatedAt.Add(-ConfirmWindow)
+	if n, ok := g.confirms.known(person, since); ok {
+		return n + p.confirms[person], nil
+	}
+	var n int
+	err := st.confirmations.QueryRow(r.consent.Subject, PurposeMarketingEmail, KindConsentConfirmation, since.UTC()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count confirmation emails: %w", err)
+	}
+	return n, nil
+}
+
+// queuesConfirmation reports whether r's outbox holds a confirmation email.
+func (r *createReq) queuesConfirmation() bool {
+	for _, m := range r.outbox {
+		if m.Kind == KindConsentConfirmation {
+			return true
+		}
+	}
+	return false
+}
+
+// countsConfirmation reports whether r, once written, counts towards its
+// person's confirmation limit: a confirmation email was queued with a
+// submission's consent event (as confirmationsSQL counts them).
+func (r *createReq) countsConfirmation() bool {
+	return r.earlier == 0 && !r.dropped && r.consent.Method == MethodForm && r.queuesConfirmation()
+}
+
+// remember adds committed submissions to the in-memory indexes.
 func (g *groupCommitter) remember(reqs []*createReq) {
 	for _, r := range reqs {
-		if r.err == nil && r.earlier == 0 && r.consent.Method == MethodForm {
+		if r.err != nil || r.earlier != 0 {
+			continue
+		}
+		if r.consent.Method == MethodForm {
 			g.recent.add(keyOf(r.consent.Subject, r.consent.Action, r.lead.Message), r.lead.ID, r.lead.CreatedAt)
+		}
+		if r.countsConfirmation() {
+			g.confirms.add(g.confirms.key(r.consent.Subject), r.lead.CreatedAt)
 		}
 	}
 }
@@ -262,9 +341,10 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 	// The writer pool has one connection, so these reuse the statements
 	// prepared on it instead of preparing them again.
 	st := leadStmts{
-		lead:    tx.StmtContext(ctx, g.stmts.lead),
-		consent: tx.StmtContext(ctx, g.stmts.consent),
-		outbox:  tx.StmtContext(ctx, g.stmts.outbox),
+		lead:          tx.StmtContext(ctx, g.stmts.lead),
+		consent:       tx.StmtContext(ctx, g.stmts.consent),
+		outbox:        tx.StmtContext(ctx, g.stmts.outbox),
+		confirmations: tx.StmtContext(ctx, g.stmts.confirmations),
 	}
 	if err := f(st); err != nil {
 		_ = tx.Rollback()
@@ -274,7 +354,8 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 }
 
 // insert writes one submission: the lead, its consent event and its outbox
-// messages, filling in their ids and defaults.
+// messages (but a dropped confirmation email), filling in their ids and
+// defaults.
 func (st leadStmts) insert(r *createReq) error {
 	lead, consent := r.lead, r.consent
 	lead.EmailKey = NormalizeEmail(lead.Email)
@@ -303,6 +384,9 @@ func (st leadStmts) insert(r *createReq) error {
 	now := time.Now().UTC()
 	for i := range r.outbox {
 		m := &r.outbox[i]
+		if r.dropped && m.Kind == KindConsentConfirmation {
+			continue
+		}
 		m.LeadID = lead.ID
 		if m.Status == "" {
 			m.Status = StatusPending

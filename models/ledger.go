@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -132,23 +131,6 @@ func eventsIn(tx *gorm.DB, subject string) ([]ConsentEvent, error) {
 	err := tx.Where("subject = ? AND purpose = ?", subject, PurposeMarketingEmail).Order("at, id").Find(&evs).Error
 	return evs, err
 }
-
-// ConfirmationsSince counts the confirmation emails queued for a person
-// (normalised address) at or after since, sent or not. It runs on every
-// ticked submission, so it is a statement prepared once (see Open).
-func (s *Store) ConfirmationsSince(ctx context.Context, subject string, since time.Time) (int64, error) {
-	var n int64
-	err := s.confirmations.QueryRowContext(ctx, subject, PurposeMarketingEmail, KindConsentConfirmation, since.UTC()).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count confirmation emails: %w", err)
-	}
-	return n, nil
-}
-
-// Each lead has exactly one consent event made by its form; later events
-// about the same lead (confirmed, withdrawn) must not count it again.
-const confirmationsSQL = `SELECT count(*) FROM consent_events c JOIN outbox o ON o.lead_id = c.lead_id
-	WHERE c.subject = ? AND c.purpose = ? AND c.method = 'form' AND o.kind = ? AND o.created_at >= ?`
 
 // leadsOf is the subquery of a person's lead ids. Every lead has a consent
 // event with the person's normalised address, and that column is indexed.

@@ -53,7 +53,7 @@ func TestDuplicateDetectionSurvivesRestart(t *testing.T) {
 	defer s.Close()
 	again, ev2, out2 := newLead(t, s, "ann@example.com")
 	again.Message = first.Message
-	dup, err := s.CreateLeadOnce(ctx, again, ev2, out2, time.Now().UTC().Add(-time.Minute))
+	dup, err := duplicate(s.CreateLeadOnce(ctx, again, ev2, out2, Guards{DuplicateSince: time.Now().UTC().Add(-time.Minute)}))
 	if err != nil || !dup || again.PublicID != first.PublicID {
 		t.Errorf("after a restart: dup = %v (%q, want %q), err %v", dup, again.PublicID, first.PublicID, err)
 	}
@@ -69,7 +69,7 @@ func TestDuplicateWithinOneGroup(t *testing.T) {
 	for range 2 {
 		lead, ev, out := newLead(t, s, "ann@example.com")
 		lead.Message = "Same words."
-		group = append(group, &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, since: since})
+		group = append(group, &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, guards: Guards{DuplicateSince: since}})
 	}
 	s.commits.commit(group)
 	if group[0].err != nil || group[1].err != nil || group[0].earlier != 0 || group[1].earlier != group[0].lead.ID {

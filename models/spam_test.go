@@ -81,12 +81,12 @@ func TestCreateLeadOnceFindsTheEarlierLead(t *testing.T) {
 	s := newStore(t)
 	t0 := time.Now().UTC()
 	first, c1, o1 := newLead(t, s, "Ann@Example.com")
-	if dup, err := s.CreateLeadOnce(ctx, first, c1, o1, t0.Add(-time.Minute)); err != nil || dup {
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, first, c1, o1, Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
 		t.Fatalf("first CreateLeadOnce = %v, %v; want created", dup, err)
 	}
 	again, c2, o2 := newLead(t, s, "ann@example.com ")
 	again.Message = first.Message
-	dup, err := s.CreateLeadOnce(ctx, again, c2, o2, t0.Add(-time.Minute))
+	dup, err := duplicate(s.CreateLeadOnce(ctx, again, c2, o2, Guards{DuplicateSince: t0.Add(-time.Minute)}))
 	if err != nil || !dup {
 		t.Fatalf("same person, same message: dup = %v, err %v; want dup", dup, err)
 	}
@@ -99,17 +99,17 @@ func TestCreateLeadOnceFindsTheEarlierLead(t *testing.T) {
 
 	other, c3, o3 := newLead(t, s, "ann@example.com")
 	other.Message = "A different question."
-	if dup, err := s.CreateLeadOnce(ctx, other, c3, o3, t0.Add(-time.Minute)); err != nil || dup {
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, other, c3, o3, Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
 		t.Errorf("different message: dup = %v, err %v; want a new lead", dup, err)
 	}
 	unticked, c5, o5 := newLead(t, s, "ann@example.com")
 	unticked.Message, c5.Action = first.Message, ActionNotGiven
-	if dup, err := s.CreateLeadOnce(ctx, unticked, c5, o5, t0.Add(-time.Minute)); err != nil || dup {
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, unticked, c5, o5, Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
 		t.Errorf("same message, other consent choice: dup = %v, err %v; want a new lead", dup, err)
 	}
 	late, c4, o4 := newLead(t, s, "ann@example.com")
 	late.Message = first.Message
-	if dup, err := s.CreateLeadOnce(ctx, late, c4, o4, time.Now().UTC().Add(time.Minute)); err != nil || dup {
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, late, c4, o4, Guards{DuplicateSince: time.Now().UTC().Add(time.Minute)})); err != nil || dup {
 		t.Errorf("outside the window: dup = %v, err %v; want a new lead", dup, err)
 	}
 }

@@ -31,8 +31,6 @@ type Store struct {
 	// commits them in groups (see groupcommit.go).
 	commits   *groupCommitter
 	closeOnce sync.Once
-	// confirmations is the read statement of the submission path.
-	confirmations *sql.Stmt
 }
 
 // writerPragmas are set per connection through the DSN (most pragmas are
@@ -109,11 +107,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxOpenConns(4)
 	rdb.SetMaxIdleConns(4)
 	s.r = r
-	if s.confirmations, err = rdb.PrepareContext(ctx, confirmationsSQL); err != nil {
-		_ = wdb.Close()
-		_ = rdb.Close()
-		return nil, fmt.Errorf("open database %q: prepare: %w", path, err)
-	}
 	if s.commits, err = startGroupCommitter(ctx, wdb); err != nil {
 		_ = wdb.Close()
 		_ = rdb.Close()
@@ -128,9 +121,6 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.commits != nil {
 			s.commits.stop()
-		}
-		if s.confirmations != nil {
-			errs = append(errs, s.confirmations.Close())
 		}
 	})
 	for _, g := range []*gorm.DB{s.r, s.w} {
@@ -223,28 +213,50 @@ func (s *Store) ConsentTextVersion(ctx context.Context, text string) (ConsentTex
 // transaction: once it returns nil, all of them survive a crash, and none of
 // them exists without the others.
 func (s *Store) CreateLead(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage) error {
-	_, err := s.CreateLeadOnce(ctx, lead, consent, outbox, time.Time{})
+	_, err := s.CreateLeadOnce(ctx, lead, consent, outbox, Guards{})
 	return err
 }
 
-// CreateLeadOnce is CreateLead, except when the same person sent the same
-// message with the same consent choice at or after since (a double click, a browser retrying a post):
-// then nothing is written, *lead becomes the earlier lead (with its consent
-// event) and dup is true. The check runs inside the write transaction, so
-// two simultaneous copies cannot both get through. A zero since turns the
-// check off.
-func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, since time.Time) (dup bool, err error) {
-	earlier, err := s.commits.do(ctx, lead, consent, outbox, since)
-	if err != nil {
-		return false, fmt.Errorf("create lead: %w", err)
+// Guards are the checks a submission passes inside the single writer, in
+// the transaction that commits it: no submission arriving at the same
+// moment can slip past them. The zero value checks nothing.
+type Guards struct {
+	// DuplicateSince turns duplicate detection on: when the same person
+	// sent the same message with the same consent choice at or after it
+	// (a double click, a browser retrying a post), nothing is written.
+	DuplicateSince time.Time
+	// LimitConfirmations caps the confirmation emails queued for one
+	// person (their normalised address) within ConfirmWindow at
+	// MaxConfirmations. A submission over the cap is stored with its
+	// consent event, without its confirmation email.
+	LimitConfirmations bool
+	MaxConfirmations   int
+}
+
+// Created tells what CreateLeadOnce did besides committing the submission.
+type Created struct {
+	// Duplicate: nothing was written, and *lead is now the earlier lead
+	// (with its consent event).
+	Duplicate bool
+	// ConfirmationDropped: the confirmation email was over the limit and
+	// not queued (its OutboxMessage keeps ID 0).
+	ConfirmationDropped bool
+}
+
+// CreateLeadOnce is CreateLead with guards (see Guards).
+func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, guards Guards) (Created, error) {
+	r := s.commits.do(ctx, lead, consent, outbox, guards)
+	if r.err != nil {
+		return Created{}, fmt.Errorf("create lead: %w", r.err)
 	}
-	if earlier == 0 {
-		return false, nil
+	if r.earlier == 0 {
+		return Created{ConfirmationDropped: r.dropped}, nil
 	}
-	if *lead, err = s.LeadByID(ctx, earlier); err != nil {
-		return false, fmt.Errorf("create lead: read the earlier lead: %w", err)
+	var err error
+	if *lead, err = s.LeadByID(ctx, r.earlier); err != nil {
+		return Created{}, fmt.Errorf("create lead: read the earlier lead: %w", err)
 	}
-	return true, nil
+	return Created{Duplicate: true}, nil
 }
 
 // FormBusy reports whether submissions are queuing up behind the single

@@ -1,0 +1,163 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"hash/maphash"
+	"time"
+)
+
+// ConfirmWindow is the period over which Guards.MaxConfirmations counts a
+// person's confirmation emails.
+const ConfirmWindow = 24 * time.Hour
+
+// maxConfirmEntries bounds the memory of the confirmation limit: 16 bytes
+// of ring and about 20 of map per email, so 100,000 emails in a day stay
+// under 4 MB. Beyond that the oldest are forgotten and checks that reach
+// back past them ask the database instead (see confirmIndex.count).
+var maxConfirmEntries = 100_000
+
+// confirmIndex counts the confirmation emails queued per person in the last
+// ConfirmWindow. Like recentLeads it is owned by the group committer's
+// goroutine: the limit is checked and the email queued in the same write
+// transaction, so two submissions at once cannot both slip under it, and
+// no query runs for it on the submission path.
+//
+// People are kept as a keyed 64-bit hash of their normalised address, not
+// the address: smaller, and a collision (about 1 in 10^10 for 100,000
+// addresses) only makes the limit stricter for two people at once.
+type confirmIndex struct {
+	seed  maphash.Seed
+	ring  []confirmEntry // in commit order, which is time order to the millisecond
+	head  int            // index of the oldest entry in ring
+	size  int
+	count map[uint64]int32
+	// from is the start of what the index knows: every confirmation
+	// queued at or after it is counted. Forgetting one to stay within
+	// maxConfirmEntries moves it forward.
+	from time.Time
+}
+
+type confirmEntry struct {
+	person uint64
+	at     int64 // UnixNano
+}
+
+func newConfirmIndex() *confirmIndex {
+	return &confirmIndex{seed: maphash.MakeSeed(), count: make(map[uint64]int32)}
+}
+
+func (c *confirmIndex) key(subject string) uint64 { return maphash.String(c.seed, subject) }
+
+// known returns the number of confirmations queued for person at or after
+// since, and false when the index cannot tell because it forgot some of
+// that period.
+func (c *confirmIndex) known(person uint64, since time.Time) (int, bool) {
+	if since.Before(c.from) {
+		return 0, false
+	}
+	c.expire(since)
+	return int(c.count[person]), true
+}
+
+// expire forgets the entries older than since from the front of the ring.
+// The index then knows nothing before since: a later check reaching back
+// further (after the clock was set back) asks the database.
+func (c *confirmIndex) expire(since time.Time) {
+	dropped := false
+	for c.size > 0 && c.ring[c.head].at < since.UnixNano() {
+		c.drop()
+		dropped = true
+	}
+	if dropped && since.After(c.from) {
+		c.from = since
+	}
+}
+
+// drop forgets the oldest entry.
+func (c *confirmIndex) drop() {
+	e := c.ring[c.head]
+	if c.count[e.person]--; c.count[e.person] <= 0 {
+		delete(c.count, e.person)
+	}
+	c.head = (c.head + 1) % len(c.ring)
+	c.size--
+}
+
+// add counts a committed confirmation email, forgetting the oldest beyond
+// maxConfirmEntries.
+func (c *confirmIndex) add(person uint64, at time.Time) {
+	if len(c.ring) < maxConfirmEntries && c.size == len(c.ring) {
+		c.grow()
+	}
+	if c.size == len(c.ring) {
+		forgotten := time.Unix(0, c.ring[c.head].at)
+		c.drop()
+		// Checks reaching back to the forgotten entry's time are no longer
+		// complete.
+		if after := forgotten.Add(time.Nanosecond); after.After(c.from) {
+			c.from = after
+		}
+	}
+	c.ring[(c.head+c.size)%len(c.ring)] = confirmEntry{person: person, at: at.UnixNano()}
+	c.size++
+	c.count[person]++
+}
+
+// grow doubles the ring (up to maxConfirmEntries), keeping the order.
+func (c *confirmIndex) grow() {
+	n := min(max(2*len(c.ring), 1024), maxConfirmEntries)
+	ring := make([]confirmEntry, n)
+	for i := range c.size {
+		ring[i] = c.ring[(c.head+i)%len(c.ring)]
+	}
+	c.ring, c.head = ring, 0
+}
+
+// load fills the index with the confirmation emails queued in the last
+// ConfirmWindow, so the limit survives a restart. It walks the outbox from
+// the newest row back and stops at the window's start.
+func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) error {
+	since := now.Add(-ConfirmWindow)
+	c.from = since
+	rows, err := db.QueryContext(ctx, `SELECT c.subject, o.created_at FROM outbox o
+		JOIN consent_events c ON c.lead_id = o.lead_id AND c.method = ?
+		WHERE o.kind = ? ORDER BY o.id DESC`, MethodForm, KindConsentConfirmation)
+	if err != nil {
+		return fmt.Errorf("load confirmation counts: %w", err)
+	}
+	defer rows.Close()
+	var latest []confirmEntry // newest first
+	for rows.Next() {
+		var subject string
+		var at time.Time
+		if err := rows.Scan(&subject, &at); err != nil {
+			return fmt.Errorf("load confirmation counts: %w", err)
+		}
+		if at.Before(since) {
+			break
+		}
+		if len(latest) == maxConfirmEntries {
+			// More than the index holds: it knows only what came after
+			// the newest one left out.
+			c.from = at.Add(time.Nanosecond)
+			break
+		}
+		latest = append(latest, confirmEntry{person: c.key(subject), at: at.UnixNano()})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load confirmation counts: %w", err)
+	}
+	for i := len(latest) - 1; i >= 0; i-- {
+		c.add(latest[i].person, time.Unix(0, latest[i].at))
+	}
+	return nil
+}
+
+// confirmationsSQL counts, inside the write transaction, what the index
+// forgot: the confirmation emails queued for a person since a time. Each
+// lead has exactly one consent event made by its form; later events about
+// the same lead (confirmed, withdrawn) must not count it again.
+const confirmationsSQL = `SELECT count(*) FROM consent_events c JOIN outbox o ON o.lead_id = c.lead_id
+	WHERE c.subject = ? AND c.purpose = ? AND c.method = 'form' AND o.kind = ? AND o.created_at >= ?`

@@ -1,0 +1,209 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// duplicate keeps the tests of duplicate detection short.
+func duplicate(c Created, err error) (bool, error) { return c.Duplicate, err }
+
+// limitOf is the guard of the default setting with at most n confirmation
+// emails a day.
+func limitOf(n int) Guards { return Guards{LimitConfirmations: true, MaxConfirmations: n} }
+
+// confirmationsQueued counts the confirmation emails in the outbox for an
+// address, straight from the table.
+func confirmationsQueued(t *testing.T, s *Store, email string) int64 {
+	t.Helper()
+	var n int64
+	err := s.DB().Model(&OutboxMessage{}).
+		Where("kind = ? AND lead_id IN (?)", KindConsentConfirmation,
+			s.DB().Model(&Lead{}).Select("id").Where("email_key = ?", NormalizeEmail(email))).
+		Count(&n).Error
+	if err != nil {
+		t.Fatalf("count confirmations: %v", err)
+	}
+	return n
+}
+
+// submitTicked commits a ticked submission of email with a new message
+// under guards and reports whether its confirmation email was dropped.
+func submitTicked(t *testing.T, s *Store, email string, at time.Time, g Guards) bool {
+	t.Helper()
+	lead, ev, out := newLead(t, s, email)
+	lead.CreatedAt, ev.At = at, at
+	lead.Message = "Message " + NewToken(4)
+	c, err := s.CreateLeadOnce(context.Background(), lead, ev, out, g)
+	if err != nil {
+		t.Fatalf("CreateLeadOnce: %v", err)
+	}
+	if c.ConfirmationDropped != (out[1].ID == 0) {
+		t.Errorf("ConfirmationDropped = %v but the confirmation's outbox id is %d", c.ConfirmationDropped, out[1].ID)
+	}
+	return c.ConfirmationDropped
+}
+
+func TestConfirmationLimit(t *testing.T) {
+	s := newStore(t)
+	now := time.Now().UTC()
+	for i, want := range []bool{false, false, true, true} {
+		if got := submitTicked(t, s, "Ann@Example.com", now, limitOf(2)); got != want {
+			t.Errorf("submission %d: dropped = %v, want %v", i+1, got, want)
+		}
+	}
+	// Another person has a count of their own; the same person under
+	// another spelling does not.
+	if submitTicked(t, s, "bob@example.com", now, limitOf(2)) {
+		t.Error("bob's first confirmation was dropped")
+	}
+	if !submitTicked(t, s, " ANN@example.com", now, limitOf(2)) {
+		t.Error("ann's third confirmation, address in capitals, was queued")
+	}
+	if got := confirmationsQueued(t, s, "ann@example.com"); got != 2 {
+		t.Errorf("%d confirmations queued for ann, want 2", got)
+	}
+	// Every submission is kept, with its consent event.
+	if got := rowCounts(t, s); got[0] != 6 || got[1] != 6 {
+		t.Errorf("%d leads and %d consent events, want 6 and 6", got[0], got[1])
+	}
+	// A day later the count starts again.
+	if submitTicked(t, s, "ann@example.com", now.Add(ConfirmWindow+time.Second), limitOf(2)) {
+		t.Error("a confirmation a day later was dropped")
+	}
+	// Without the guard nothing is dropped, but what is queued still counts.
+	if submitTicked(t, s, "cy@example.com", now, Guards{}) || submitTicked(t, s, "cy@example.com", now, Guards{}) {
+		t.Error("a confirmation was dropped without the guard")
+	}
+	if !submitTicked(t, s, "cy@example.com", now, limitOf(2)) {
+		t.Error("cy's third confirmation was queued; the two queued without the guard were not counted")
+	}
+}
+
+// TestConfirmationLimitHoldsForSimultaneousSubmissions: submissions racing
+// each other cannot all pass the check before any is counted.
+func TestConfirmationLimitHoldsForSimultaneousSubmissions(t *testing.T) {
+	s := newStore(t)
+	now := time.Now().UTC()
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { submitTicked(t, s, "victim@example.com", now, limitOf(3)) })
+	}
+	wg.Wait()
+	if got := confirmationsQueued(t, s, "victim@example.com"); got != 3 {
+		t.Errorf("%d confirmations queued by %d simultaneous submissions, want the limit of 3", got, n)
+	}
+	if got := rowCounts(t, s); got[0] != n {
+		t.Errorf("%d leads, want all %d", got[0], n)
+	}
+}
+
+// TestConfirmationLimitWithinOneGroup: the group's own uncommitted
+// confirmations count.
+func TestConfirmationLimitWithinOneGroup(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	var group []*createReq
+	for range 3 {
+		lead, ev, out := newLead(t, s, "ann@example.com")
+		lead.Message = "Message " + NewToken(4)
+		group = append(group, &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, guards: limitOf(2)})
+	}
+	s.commits.commit(group)
+	for i, r := range group {
+		if r.err != nil || r.dropped != (i == 2) {
+			t.Errorf("request %d: err %v, dropped %v; want only the third dropped", i+1, r.err, r.dropped)
+		}
+	}
+	if got := confirmationsQueued(t, s, "ann@example.com"); got != 2 {
+		t.Errorf("%d confirmations queued, want 2", got)
+	}
+}
+
+// TestConfirmationLimitSurvivesRestart: the counts are loaded back from the
+// outbox.
+func TestConfirmationLimitSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "leads.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	submitTicked(t, s, "ann@example.com", now.Add(-ConfirmWindow-time.Minute), limitOf(2)) // too old to count
+	submitTicked(t, s, "ann@example.com", now.Add(-time.Hour), limitOf(2))
+	submitTicked(t, s, "ann@example.com", now.Add(-time.Minute), limitOf(2))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.commits.confirms.count[s.commits.confirms.key("ann@example.com")]; got != 2 {
+		t.Errorf("after a restart the index counts %d confirmations for ann, want the 2 of the last day", got)
+	}
+	if !submitTicked(t, s, "ann@example.com", now, limitOf(2)) {
+		t.Error("after a restart, a third confirmation within a day was queued")
+	}
+}
+
+// TestConfirmationLimitBeyondMemory: when more confirmations were queued
+// than the index holds, checks reaching back past what it forgot count in
+// the database, and still hold the limit.
+func TestConfirmationLimitBeyondMemory(t *testing.T) {
+	defer func(n int) { maxConfirmEntries = n }(maxConfirmEntries)
+	maxConfirmEntries = 4
+	s := newStore(t)
+	now := time.Now().UTC()
+	submitTicked(t, s, "ann@example.com", now.Add(-2*time.Hour), limitOf(2))
+	submitTicked(t, s, "ann@example.com", now.Add(-time.Hour), limitOf(2))
+	for i := range 5 { // others push ann's two out of the index
+		submitTicked(t, s, fmt.Sprintf("other%d@example.com", i), now.Add(-time.Minute), limitOf(2))
+	}
+	person := s.commits.confirms.key("ann@example.com")
+	if got := s.commits.confirms.count[person]; got != 0 {
+		t.Fatalf("the index still counts %d confirmations for ann; the test needs them forgotten", got)
+	}
+	if _, ok := s.commits.confirms.known(person, now.Add(-ConfirmWindow)); ok {
+		t.Fatal("the index claims to know the whole day after forgetting part of it")
+	}
+	if !submitTicked(t, s, "ann@example.com", now, limitOf(2)) {
+		t.Error("a third confirmation was queued once the index had forgotten the first two")
+	}
+	if got := confirmationsQueued(t, s, "ann@example.com"); got != 2 {
+		t.Errorf("%d confirmations queued for ann, want 2", got)
+	}
+}
+
+func TestConfirmIndexRing(t *testing.T) {
+	defer func(n int) { maxConfirmEntries = n }(maxConfirmEntries)
+	maxConfirmEntries = 3
+	c := newConfirmIndex()
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	a, b := c.key("a@example.com"), c.key("b@example.com")
+	c.from = t0.Add(-ConfirmWindow)
+	c.add(a, t0)
+	c.add(b, t0.Add(time.Second))
+	c.add(a, t0.Add(2*time.Second))
+	if n, ok := c.known(a, t0.Add(-time.Hour)); !ok || n != 2 {
+		t.Errorf("a: %d, %v; want 2, true", n, ok)
+	}
+	c.add(b, t0.Add(3*time.Second)) // forgets a's first
+	if _, ok := c.known(a, t0.Add(-time.Hour)); ok {
+		t.Error("the index claims to know the time of an entry it forgot")
+	}
+	if n, ok := c.known(a, t0.Add(time.Second)); !ok || n != 1 {
+		t.Errorf("a since t0+1s: %d, %v; want 1, true", n, ok)
+	}
+	// Expiry drops the oldest entries and empties the map.
+	if n, ok := c.known(b, t0.Add(time.Hour)); !ok || n != 0 || len(c.count) != 0 || c.size != 0 {
+		t.Errorf("after expiry: b %d, %v; map %v, size %d; want 0, true, empty, 0", n, ok, c.count, c.size)
+	}
+}
