@@ -255,7 +255,7 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 			r.earlier = id
 			return nil
 		}
-		if l, ok := p.leads[k]; ok && !l.at.Before(r.guards.DuplicateSince) {
+		if l, ok := p.leads[k]; ok && l.since(r.guards.DuplicateSince) {
 			r.earlier = l.id
 			return nil
 		}
@@ -272,7 +272,7 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 		return err
 	}
 	if dedupe {
-		p.leads[k] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt}
+		p.leads[k] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt.UnixNano()}
 	}
 	if r.countsConfirmation() {
 		p.confirms[person]++

@@ -8,15 +8,17 @@ import (
 	"time"
 )
 
-// maxRecent bounds the memory of duplicate detection: about 100 bytes per
-// entry, so 50,000 entries stay near 5 MB. Duplicates are double clicks and
+// maxRecent bounds the memory of duplicate detection: about 55 bytes per
+// entry, so 50,000 entries stay under 3 MB. Duplicates are double clicks and
 // browser retries, seconds apart, so forgetting the oldest entries under a
 // flood loses nothing that matters.
 const maxRecent = 50_000
 
 // dupKey identifies "the same submission": the same person, consent choice
-// and message. A hash keeps the key small whatever the message's length.
-type dupKey [sha256.Size]byte
+// and message. A hash keeps the key small whatever the message's length;
+// 128 bits of SHA-256, because a collision would drop a real lead as a
+// duplicate (odds about 10^-34 per submission against 50,000 entries).
+type dupKey [16]byte
 
 func keyOf(subject, action, message string) dupKey {
 	h := sha256.New()
@@ -24,15 +26,18 @@ func keyOf(subject, action, message string) dupKey {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	var k dupKey
-	h.Sum(k[:0])
-	return k
+	var sum [sha256.Size]byte
+	return dupKey(h.Sum(sum[:0]))
 }
 
+// recentLead is a committed lead's id and creation time (UnixNano), kept
+// small: there are tens of thousands of them.
 type recentLead struct {
 	id int64
-	at time.Time
+	at int64
 }
+
+func (l recentLead) since(t time.Time) bool { return l.at >= t.UnixNano() }
 
 // recentLeads remembers the latest submissions for duplicate detection. It
 // is owned by the group committer's goroutine, the only writer of leads,
@@ -52,7 +57,7 @@ func newRecentLeads() *recentLeads {
 // find returns the lead with key made at or after since.
 func (r *recentLeads) find(k dupKey, since time.Time) (int64, bool) {
 	l, ok := r.byKey[k]
-	if !ok || l.at.Before(since) {
+	if !ok || !l.since(since) {
 		return 0, false
 	}
 	return l.id, true
@@ -61,7 +66,7 @@ func (r *recentLeads) find(k dupKey, since time.Time) (int64, bool) {
 // add remembers a committed lead, forgetting the oldest beyond maxRecent.
 func (r *recentLeads) add(k dupKey, id int64, at time.Time) {
 	if _, ok := r.byKey[k]; ok {
-		r.byKey[k] = recentLead{id: id, at: at}
+		r.byKey[k] = recentLead{id: id, at: at.UnixNano()}
 		return
 	}
 	if len(r.ring) < maxRecent {
@@ -71,7 +76,7 @@ func (r *recentLeads) add(k dupKey, id int64, at time.Time) {
 		r.ring[r.next] = k
 		r.next = (r.next + 1) % maxRecent
 	}
-	r.byKey[k] = recentLead{id: id, at: at}
+	r.byKey[k] = recentLead{id: id, at: at.UnixNano()}
 }
 
 // load fills the index from the latest leads in the database, so duplicate
@@ -87,18 +92,20 @@ func (r *recentLeads) load(ctx context.Context, db *sql.DB) error {
 	var latest []recentLead
 	var keys []dupKey
 	for rows.Next() {
-		var l recentLead
+		var id int64
+		var at time.Time
 		var subject, action, message string
-		if err := rows.Scan(&l.id, &l.at, &subject, &action, &message); err != nil {
+		if err := rows.Scan(&id, &at, &subject, &action, &message); err != nil {
 			return fmt.Errorf("load recent leads: %w", err)
 		}
-		latest, keys = append(latest, l), append(keys, keyOf(subject, action, message))
+		latest = append(latest, recentLead{id: id, at: at.UnixNano()})
+		keys = append(keys, keyOf(subject, action, message))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load recent leads: %w", err)
 	}
 	for i := len(latest) - 1; i >= 0; i-- { // oldest first
-		r.add(keys[i], latest[i].id, latest[i].at)
+		r.add(keys[i], latest[i].id, time.Unix(0, latest[i].at))
 	}
 	return nil
 }
