@@ -95,9 +95,12 @@ type Config struct {
 	SMTPPassword Secret
 	SMTPTLS      string
 	SMTPTimeout  time.Duration
-	MailDir      string
-	MailFrom     *mail.Address
-	SalesTo      []*mail.Address
+	// SMTPConnections is how many SMTP connections the outbox may use at
+	// once to work through a backlog (one per batch being sent).
+	SMTPConnections int
+	MailDir         string
+	MailFrom        *mail.Address
+	SalesTo         []*mail.Address
 
 	// DKIM signing of every outgoing email; off when DKIMKeyFile is empty.
 	// The key is read and parsed by Load, so a bad key stops start-up
@@ -160,6 +163,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SMTPPassword:    Secret(p.str("LEADBOX_SMTP_PASSWORD", "")),
 		SMTPTLS:         p.oneOf("LEADBOX_SMTP_TLS", TLSStartTLS, TLSStartTLS, TLSImplicit, TLSOpportunistic, TLSNone),
 		SMTPTimeout:     p.duration("LEADBOX_SMTP_TIMEOUT", 30*time.Second),
+		SMTPConnections: p.between("LEADBOX_SMTP_CONNECTIONS", 3, 1, 32),
 		MailDir:         p.str("LEADBOX_MAIL_DIR", "mail"),
 		MailFrom:        p.address("LEADBOX_MAIL_FROM", "leadbox@localhost"),
 		SalesTo:         p.addressList("LEADBOX_SALES_TO"),
@@ -229,6 +233,7 @@ func (c Config) String() string {
 	row("LEADBOX_SMTP_PASSWORD", c.SMTPPassword)
 	row("LEADBOX_SMTP_TLS", c.SMTPTLS)
 	row("LEADBOX_SMTP_TIMEOUT", c.SMTPTimeout)
+	row("LEADBOX_SMTP_CONNECTIONS", c.SMTPConnections)
 	row("LEADBOX_MAIL_DIR", c.MailDir)
 	row("LEADBOX_MAIL_FROM", c.MailFrom)
 	row("LEADBOX_SALES_TO", joinAddrs(c.SalesTo))
@@ -320,6 +325,19 @@ func (p *parser) nonNegative(name string, def int) int {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		p.fail(name, fmt.Sprintf("must be a whole number, 0 or more, got %q", v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) between(name string, def, lo, hi int) int {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be a whole number from %d to %d, got %q", lo, hi, v))
 		return def
 	}
 	return n

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -45,6 +46,8 @@ const (
 )
 
 // Worker sends the outbox. Run it in one goroutine; call Wake from anywhere.
+// It sends a backlog over up to `connections` SMTP connections at once
+// (see drain).
 type Worker struct {
 	store     Store
 	composer  *Composer
@@ -57,6 +60,7 @@ type Worker struct {
 	giveUpAfter time.Duration
 	lease       time.Duration
 	doubleOptIn bool
+	connections int
 
 	// now, randN and sleep are replaced by tests for a fake clock, a
 	// seeded random source and counted pauses. now must return UTC: SQLite
@@ -66,8 +70,6 @@ type Worker struct {
 	sleep func(ctx context.Context, d time.Duration)
 
 	wake chan struct{}
-	// outcomes of the current batch, written together by flush.
-	outcomes []models.Outcome
 }
 
 // New builds the worker, its Composer and the Transport cfg asks for, and
@@ -112,6 +114,7 @@ func newWorker(cfg config.Config, store Store, c *Composer, t Transport, log *sl
 		giveUpAfter: cfg.GiveUpAfter,
 		lease:       leaseFor(cfg.SMTPTimeout),
 		doubleOptIn: cfg.DoubleOptIn,
+		connections: max(1, cfg.SMTPConnections),
 		now:         func() time.Time { return time.Now().UTC() },
 		randN:       rand.Int64N,
 		sleep:       sleepCtx,
@@ -184,36 +187,91 @@ func (w *Worker) untilNextDue(ctx context.Context) time.Duration {
 	return max(0, min(w.poll, at.Sub(w.now())))
 }
 
-// drain sends every message due when it starts, over one connection.
-// Claims use the start time, so a message that fails and is rescheduled
-// within this drain waits for its backoff instead of being tried again at
-// once.
+// drain sends every message due when it starts. Claims use the start
+// time, so a message that fails and is rescheduled within this drain waits
+// for its backoff instead of being tried again at once.
+//
+// The work is done by lanes, each claiming a batch, sending it over its own
+// SMTP connection, recording the outcomes in one commit, and claiming the
+// next. One lane starts; a lane that claims a full batch starts another
+// (up to w.connections), since more is probably waiting, unless the form
+// is busy (see yield). So a few messages use one connection, and a backlog
+// is sent over several at once: one connection spends most of its time
+// waiting for the server's replies.
 func (w *Worker) drain(ctx context.Context) error {
-	start := w.now()
-	var c conn
-	defer c.close()
+	d := &drain{w: w, start: w.now()}
+	d.spawn(ctx)
+	d.wg.Wait()
+	return errors.Join(d.errs...)
+}
+
+// drain is one run of Worker.drain: its lanes and their errors.
+type drain struct {
+	w     *Worker
+	start time.Time
+	wg    sync.WaitGroup
+
+	mu    sync.Mutex
+	lanes int
+	errs  []error
+}
+
+// spawn starts another lane unless all w.connections are in use.
+func (d *drain) spawn(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lanes == d.w.connections {
+		return
+	}
+	l := &lane{Worker: d.w, first: d.lanes == 0}
+	d.lanes++
+	d.wg.Go(func() {
+		if err := l.run(ctx, d); err != nil {
+			d.mu.Lock()
+			d.errs = append(d.errs, err)
+			d.mu.Unlock()
+		}
+	})
+}
+
+// lane sends claimed batches over one connection.
+type lane struct {
+	*Worker
+	first bool // the lane that keeps going while the form is busy
+	conn  conn
+	// outcomes of the current batch, written together by flush.
+	outcomes []models.Outcome
+}
+
+func (l *lane) run(ctx context.Context, d *drain) error {
+	defer l.conn.close()
 	for ctx.Err() == nil {
-		msgs, err := w.store.ClaimDue(ctx, start, batchSize, w.lease)
+		msgs, err := l.store.ClaimDue(ctx, d.start, batchSize, l.lease)
 		if err != nil {
 			return err
 		}
 		if len(msgs) == 0 {
 			return nil
 		}
-		leased := w.now()
+		if len(msgs) == batchSize && !l.store.FormBusy() {
+			d.spawn(ctx)
+		}
+		leased := l.now()
 		for i := range msgs {
 			if ctx.Err() != nil {
-				w.release(msgs[i:])
+				l.release(msgs[i:])
 				break
 			}
-			if w.now().Sub(leased) > w.lease/4 {
-				leased = w.now()
-				w.extend(ctx, msgs[i:], leased.Add(w.lease))
+			if l.now().Sub(leased) > l.lease/4 {
+				leased = l.now()
+				l.extend(ctx, msgs[i:], leased.Add(l.lease))
 			}
-			w.deliver(ctx, &msgs[i], &c)
+			l.deliver(ctx, &msgs[i])
 		}
-		w.flush(ctx)
-		w.yield(ctx)
+		l.flush(ctx)
+		if !l.yield(ctx) {
+			return nil
+		}
 	}
 	return nil
 }
@@ -222,14 +280,21 @@ func (w *Worker) drain(ctx context.Context) error {
 // busy: at most about batchSize emails per pause go out then.
 const yieldPause = 100 * time.Millisecond
 
-// yield rests while submissions are queuing up. Acknowledging a lead (and
-// so keeping it) comes first on the day a campaign or a bot wave hits; the
-// emails wait seconds, not longer, and are all in the outbox already. Mail
-// keeps moving, a batch per pause, however long the wave lasts.
-func (w *Worker) yield(ctx context.Context) {
-	if w.store.FormBusy() {
-		w.sleep(ctx, yieldPause)
+// yield rests while submissions are queuing up, and reports whether the
+// lane should go on. Acknowledging a lead (and so keeping it) comes first
+// on the day a campaign or a bot wave hits; the emails wait seconds, not
+// longer, and are all in the outbox already. Only the first lane goes on
+// then, a batch per pause, so mail keeps moving however long the wave
+// lasts; the next drain after it opens the other lanes again.
+func (l *lane) yield(ctx context.Context) bool {
+	if !l.store.FormBusy() {
+		return true
 	}
+	if !l.first {
+		return false
+	}
+	l.sleep(ctx, yieldPause)
+	return true
 }
 
 // sleepCtx waits d or until ctx ends.
@@ -242,7 +307,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// extend renews the lease of the messages the worker still holds.
+// extend renews the lease of the messages the lane still holds.
 func (w *Worker) extend(ctx context.Context, msgs []models.OutboxMessage, until time.Time) {
 	ids := make([]int64, len(msgs))
 	for i, m := range msgs {
@@ -254,26 +319,26 @@ func (w *Worker) extend(ctx context.Context, msgs []models.OutboxMessage, until 
 }
 
 // note adds an outcome to the batch.
-func (w *Worker) note(o models.Outcome) { w.outcomes = append(w.outcomes, o) }
+func (l *lane) note(o models.Outcome) { l.outcomes = append(l.outcomes, o) }
 
 // flush writes the batch's outcomes in one commit. It runs even after
 // shutdown began: some of these messages are already with the SMTP server.
-func (w *Worker) flush(ctx context.Context) {
+func (l *lane) flush(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := w.store.Record(rctx, w.outcomes); err != nil {
+	if err := l.store.Record(rctx, l.outcomes); err != nil {
 		// The leases run out and the messages are tried again: at worst a
 		// duplicate with the same Message-ID, never a lost email.
-		w.log.Error("outbox: cannot record outcomes", "messages", len(w.outcomes), "err", err)
+		l.log.Error("outbox: cannot record outcomes", "messages", len(l.outcomes), "err", err)
 	}
-	w.outcomes = w.outcomes[:0]
+	l.outcomes = l.outcomes[:0]
 }
 
-// conn is the transport session of one drain, opened on first use.
+// conn is the transport session of one lane, opened on first use.
 type conn struct {
 	sess Session
 	// openErr is why the session could not be opened. It stands for the
-	// rest of the drain: with the server down, one failed dial is enough,
+	// rest of the lane: with the server down, one failed dial is enough,
 	// and dialling once per message would cost a timeout each.
 	openErr error
 }
@@ -293,25 +358,27 @@ func (c *conn) close() {
 
 // release gives back claimed messages that were not tried, so that the next
 // start sends them without waiting for the lease to run out.
-func (w *Worker) release(msgs []models.OutboxMessage) {
+func (l *lane) release(msgs []models.OutboxMessage) {
 	for _, m := range msgs {
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
 	}
 }
 
-// deliver sends one claimed message over c and notes the outcome.
-func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) {
+// deliver sends one claimed message over the lane's connection and notes
+// the outcome.
+func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
+	w, c := l.Worker, &l.conn
 	log := w.log.With("outbox_id", m.ID, "kind", m.Kind, "attempt", m.Attempts+1)
 
 	reason, err := w.cancelReason(ctx, m)
 	if err != nil {
 		log.Error("outbox: cannot check whether message is still wanted", "err", err)
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
 		return
 	}
 	if reason != "" {
 		log.Info("outbox: message cancelled", "reason", reason)
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusCancelled, Reason: reason})
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusCancelled, Reason: reason})
 		return
 	}
 
@@ -325,17 +392,17 @@ func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) 
 	}
 	if c.openErr != nil {
 		if ctx.Err() != nil { // shutting down, not a failed attempt
-			w.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
+			l.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
 			return
 		}
-		w.retryOrGiveUp(log, m, c.openErr)
+		l.retryOrGiveUp(log, m, c.openErr)
 		return
 	}
 
 	msg, err := w.composer.Compose(*m, w.now())
 	if err != nil {
 		log.Error("outbox: cannot compose message", "err", err)
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: err.Error(), Attempted: true})
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: err.Error(), Attempted: true})
 		return
 	}
 
@@ -347,13 +414,13 @@ func (w *Worker) deliver(ctx context.Context, m *models.OutboxMessage, c *conn) 
 		} else {
 			log.Debug("outbox: message sent")
 		}
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusSent, At: w.now(), Attempted: true})
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusSent, At: w.now(), Attempted: true})
 	case outcomeFailed:
 		log.Error("outbox: message rejected permanently", "smtp_code", code, "step", sendStep(err))
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: describe(err), Attempted: true})
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: describe(err), Attempted: true})
 	case outcomeRetry:
 		log.Warn("outbox: message not sent, will retry", "smtp_code", code, "step", sendStep(err))
-		w.retryOrGiveUp(log, m, err)
+		l.retryOrGiveUp(log, m, err)
 	}
 	if err != nil {
 		c.drop()
@@ -394,17 +461,18 @@ func (w *Worker) cancelReason(ctx context.Context, m *models.OutboxMessage) (str
 
 // retryOrGiveUp schedules the next try with backoff, or gives up once the
 // message has waited longer than giveUpAfter since it was queued.
-func (w *Worker) retryOrGiveUp(log *slog.Logger, m *models.OutboxMessage, err error) {
+func (l *lane) retryOrGiveUp(log *slog.Logger, m *models.OutboxMessage, err error) {
+	w := l.Worker
 	now := w.now()
 	if now.Sub(m.QueuedAt) >= w.giveUpAfter {
 		reason := fmt.Sprintf("gave up after %d attempts: %s", m.Attempts+1, describe(err))
 		log.Error("outbox: gave up on message", "queued_for", now.Sub(m.QueuedAt).Round(time.Second))
-		w.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: truncate(reason), Attempted: true})
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: truncate(reason), Attempted: true})
 		return
 	}
 	delay := backoff(m.Attempts, w.retryBase, w.retryMax, w.randN)
 	log.Debug("outbox: retry scheduled", "retry_in", delay)
-	w.note(models.Outcome{ID: m.ID, Status: models.StatusPending, Next: now.Add(delay), Reason: describe(err), Attempted: true})
+	l.note(models.Outcome{ID: m.ID, Status: models.StatusPending, Next: now.Add(delay), Reason: describe(err), Attempted: true})
 }
 
 type outcome int

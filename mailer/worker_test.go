@@ -167,18 +167,42 @@ func TestWorkerRestartSendsPending(t *testing.T) {
 	}
 }
 
-func TestWorkerReusesConnection(t *testing.T) {
-	d := smtptest.NewServer(t)
-	s, _ := openStore(t)
-	const n = batchSize + 3 // more than one claim
-	for range n {
-		addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+// TestWorkerReusesConnections: a few messages go over one connection; a
+// backlog over several at once, each carrying many messages, never more
+// than LEADBOX_SMTP_CONNECTIONS.
+func TestWorkerReusesConnections(t *testing.T) {
+	tests := []struct {
+		name            string
+		messages        int
+		connections     string
+		wantConnections int
+	}{
+		{"a few", 3, "3", 1},
+		{"one full batch", batchSize, "1", 1},
+		{"a backlog over one connection", 3*batchSize + 3, "1", 1},
+		{"a backlog over three", 6*batchSize + 3, "3", 3},
 	}
-	w, _ := newTestWorker(t, testConfig(t, d), s)
-	runWorker(t, w)
-	waitFor(t, "all messages arrive", func() bool { return len(d.Messages()) == n })
-	if got := d.Connections(); got != 1 {
-		t.Errorf("server saw %d connections for a burst of %d messages, want 1", got, n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := smtptest.NewServer(t)
+			s, _ := openStore(t)
+			for range tt.messages {
+				addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+			}
+			w, _ := newTestWorker(t, testConfig(t, d, "LEADBOX_SMTP_CONNECTIONS", tt.connections), s)
+			if err := w.drain(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(d.Messages()); got != tt.messages {
+				t.Fatalf("server accepted %d messages, want %d", got, tt.messages)
+			}
+			if got := d.Connections(); got != tt.wantConnections {
+				t.Errorf("server saw %d connections for %d messages, want %d", got, tt.messages, tt.wantConnections)
+			}
+			if got := len(duplicateMessageIDs(t, d)); got != 0 {
+				t.Errorf("%d messages were sent twice", got)
+			}
+		})
 	}
 }
 
@@ -421,8 +445,9 @@ func TestWorkerChecksConsentAtSendTime(t *testing.T) {
 					t.Fatalf("Withdraw: %v", err)
 				}
 			}
-			w.deliver(t.Context(), &msgs[0], &conn{})
-			w.flush(t.Context())
+			l := &lane{Worker: w}
+			l.deliver(t.Context(), &msgs[0])
+			l.flush(t.Context())
 			if row := outboxRow(t, s, msgs[0].ID); row.Status != tt.wantStatus {
 				t.Errorf("row = %s (%q), want %s", row.Status, row.LastError, tt.wantStatus)
 			}
@@ -515,34 +540,67 @@ type busyStore struct{ *models.Store }
 
 func (busyStore) FormBusy() bool { return true }
 
-// TestWorkerYieldsWhileTheFormIsBusy: during a submission wave the sender
-// rests between batches, and still sends every message.
+// TestWorkerYieldsWhileTheFormIsBusy: during a submission wave only one
+// connection sends, resting after each batch, and every message still
+// goes out.
 func TestWorkerYieldsWhileTheFormIsBusy(t *testing.T) {
-	for _, busy := range []bool{false, true} {
-		t.Run(map[bool]string{false: "quiet", true: "busy"}[busy], func(t *testing.T) {
-			cfg := testConfig(t, nil)
+	const n = 3*batchSize + 1 // four batches
+	tests := []struct {
+		name        string
+		busy        bool
+		connections string
+		wantPauses  int
+	}{
+		{"quiet", false, "3", 0},
+		{"busy, one connection", true, "1", 4},
+		{"busy, three connections", true, "3", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, nil, "LEADBOX_SMTP_CONNECTIONS", tt.connections)
 			s, _ := openStore(t)
-			for range batchSize + 1 { // two batches
+			for range n {
 				addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
 			}
 			var store Store = s
-			if busy {
+			if tt.busy {
 				store = busyStore{s}
 			}
 			log, _ := testLogger()
 			ct := &countingTransport{}
 			w := newWorker(cfg, store, newTestComposer(t, cfg), ct, log)
+			var mu sync.Mutex
 			var pauses []time.Duration
-			w.sleep = func(_ context.Context, d time.Duration) { pauses = append(pauses, d) }
+			w.sleep = func(_ context.Context, d time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				pauses = append(pauses, d)
+			}
 			if err := w.drain(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			if ct.sent != batchSize+1 {
-				t.Errorf("sent %d, want %d", ct.sent, batchSize+1)
+			// One drain sends what was due when it began, busy or not.
+			if ct.sent != n {
+				t.Errorf("sent %d, want %d", ct.sent, n)
 			}
-			if want := map[bool]int{false: 0, true: 2}[busy]; len(pauses) != want {
-				t.Errorf("paused %d times (%v), want %d", len(pauses), pauses, want)
+			if len(pauses) != tt.wantPauses {
+				t.Errorf("paused %d times (%v), want %d", len(pauses), pauses, tt.wantPauses)
 			}
 		})
 	}
+}
+
+// duplicateMessageIDs returns the Message-IDs the server received more than
+// once.
+func duplicateMessageIDs(t *testing.T, d *smtptest.Server) []string {
+	t.Helper()
+	seen := map[string]int{}
+	var dups []string
+	for _, raw := range d.Messages() {
+		id := readEmail(t, raw).header.Get("Message-ID")
+		if seen[id]++; seen[id] == 2 {
+			dups = append(dups, id)
+		}
+	}
+	return dups
 }
