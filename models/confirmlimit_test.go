@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -128,24 +127,12 @@ func TestConfirmationLimitWithinOneGroup(t *testing.T) {
 // TestConfirmationLimitSurvivesRestart: the counts are loaded back from the
 // outbox.
 func TestConfirmationLimitSurvivesRestart(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "leads.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := newStoreAt(t)
 	now := time.Now().UTC()
 	submitTicked(t, s, "ann@example.com", now.Add(-ConfirmWindow-time.Minute), limitOf(2)) // too old to count
 	submitTicked(t, s, "ann@example.com", now.Add(-time.Hour), limitOf(2))
 	submitTicked(t, s, "ann@example.com", now.Add(-time.Minute), limitOf(2))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, path)
 	if got := s.commits.confirms.count[s.commits.confirms.key("ann@example.com")]; got != 2 {
 		t.Errorf("after a restart the index counts %d confirmations for ann, want the 2 of the last day", got)
 	}

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -34,23 +33,12 @@ func TestRecentLeadsForgetsTheOldestFirst(t *testing.T) {
 // restart still gets the first lead.
 func TestDuplicateDetectionSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "leads.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := newStoreAt(t)
 	first, ev, out := newLead(t, s, "ann@example.com")
 	if err := s.CreateLead(ctx, first, ev, out); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, path)
 	again, ev2, out2 := newLead(t, s, "ann@example.com")
 	again.Message = first.Message
 	dup, err := duplicate(s.CreateLeadOnce(ctx, again, ev2, out2, Guards{DuplicateSince: time.Now().UTC().Add(-time.Minute)}))

@@ -13,9 +13,31 @@ import (
 // newStore opens a new SQLite file in a temp dir.
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "leads.db"))
+	s, _ := newStoreAt(t)
+	return s
+}
+
+// newStoreAt is newStore, also returning the database's path for reopen.
+func newStoreAt(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "leads.db")
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, path
+}
+
+// reopen closes s and opens the database at path again, as a restart does.
+func reopen(t *testing.T, s *Store, path string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open again: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
