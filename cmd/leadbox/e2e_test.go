@@ -244,5 +244,11 @@ func TestOptOutCancelsPendingConfirmation(t *testing.T) {
 	if out := a.cli(t, "outbox"); !strings.Contains(out, "the outbox is empty") {
 		t.Errorf("leadbox outbox lists work left:\n%s", out)
 	}
+	// The operator can find it, without the lead's address in full.
+	out := a.cli(t, "outbox", "cancelled")
+	if !strings.Contains(out, "consent_confirmation") || !strings.Contains(out, "withdrawn") ||
+		!strings.Contains(out, "z***@example.com") || strings.Contains(out, lead) {
+		t.Errorf("leadbox outbox cancelled:\n%s\nwant the confirmation, its reason and a masked address", out)
+	}
 	a.wantConsent(t, "after the opt-out", lead, string(models.StateWithdrawn), given, withdrawn)
 }

@@ -38,6 +38,7 @@ Commands:
   check-config           validate the LEADBOX_* settings and print them, secrets redacted
   consent EMAIL          print a person's whole consent history (the proof)
   outbox                 list emails waiting to be sent or given up on
+  outbox cancelled       list emails cancelled (after an opt-out), with the reason
   outbox retry ID        send a failed or cancelled email again
   send-test-email TO     send one email through the configured transport now
   spam                   count submissions dropped as spam, by reason

@@ -14,16 +14,22 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-const outboxUsage = "usage: leadbox outbox            list pending, sending and failed emails\n" +
-	"       leadbox outbox retry ID   send a failed or cancelled email again"
+const outboxUsage = "usage: leadbox outbox             list pending, sending and failed emails\n" +
+	"       leadbox outbox cancelled   list emails cancelled, with the reason\n" +
+	"       leadbox outbox retry ID    send a failed or cancelled email again"
 
-// outboxCmd is `leadbox outbox [retry ID]`: what the mail sender still has
-// to do or gave up on, and a way to put a message back in line once the
-// cause is fixed.
+// outboxCmd is `leadbox outbox [cancelled | retry ID]`: what the mail
+// sender still has to do or gave up on, what it was told not to send (a
+// confirmation email after an opt-out), and a way to put a message back in
+// line once the cause is fixed.
 func outboxCmd(ctx context.Context, store *models.Store, args []string, stdout io.Writer) error {
 	switch {
 	case len(args) == 0:
-		return outboxList(ctx, store, stdout)
+		return outboxList(ctx, store, stdout,
+			"the outbox is empty: nothing pending, sending or failed",
+			models.StatusPending, models.StatusSending, models.StatusFailed)
+	case len(args) == 1 && args[0] == "cancelled":
+		return outboxList(ctx, store, stdout, "no email was cancelled", models.StatusCancelled)
 	case len(args) == 2 && args[0] == "retry":
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		if err != nil || id <= 0 {
@@ -39,17 +45,19 @@ func outboxCmd(ctx context.Context, store *models.Store, args []string, stdout i
 	}
 }
 
-func outboxList(ctx context.Context, store *models.Store, stdout io.Writer) error {
-	msgs, err := store.OutboxByStatus(ctx, models.StatusPending, models.StatusSending, models.StatusFailed)
+// outboxList prints the messages in the given states, or none when there
+// are none.
+func outboxList(ctx context.Context, store *models.Store, stdout io.Writer, none string, statuses ...string) error {
+	msgs, err := store.OutboxByStatus(ctx, statuses...)
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	if len(msgs) == 0 {
-		_, err := fmt.Fprintln(stdout, "the outbox is empty: nothing pending, sending or failed")
+		_, err := fmt.Fprintln(stdout, none)
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tTO\tSTATUS\tATTEMPTS\tNEXT TRY (UTC)\tQUEUED AT (UTC)\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tKIND\tTO\tSTATUS\tATTEMPTS\tNEXT TRY (UTC)\tQUEUED AT (UTC)\tLAST ERROR OR REASON")
 	for _, m := range msgs {
 		next := "-"
 		if m.Status == models.StatusPending {
