@@ -202,7 +202,13 @@ func (s *submission) setJSON(body []byte) error {
 	if raw == nil {
 		return malformed("The body must be a JSON object with the form's fields, not null.")
 	}
-	for key, dst := range s.fields() {
+	fields := s.fields()
+	// As with a form, a key repeated with different values is an error
+	// rather than a guess (json.Unmarshal keeps the last one silently).
+	for _, key := range repeatedKeys(body, fields) {
+		s.fieldError(key, "Was sent more than once with different values.")
+	}
+	for key, dst := range fields {
 		v, ok := raw[key]
 		if !ok || string(v) == "null" {
 			continue
@@ -228,6 +234,49 @@ func (s *submission) setJSON(body []byte) error {
 		}
 	}
 	return nil
+}
+
+// repeatedKeys returns the keys of fields that appear more than once, with
+// different values, at the top level of body, a JSON object that
+// json.Unmarshal has accepted.
+func repeatedKeys(body []byte, fields map[string]*string) []string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return nil
+	}
+	seen := map[string]any{}
+	var repeated []string
+	for dec.More() {
+		tok, err := dec.Token()
+		key, isKey := tok.(string)
+		var v any
+		if err != nil || !isKey || dec.Decode(&v) != nil {
+			return repeated
+		}
+		if _, known := fields[key]; !known {
+			continue
+		}
+		prev, again := seen[key]
+		if !again {
+			seen[key] = v
+			continue
+		}
+		if !sameScalar(prev, v) && !slices.Contains(repeated, key) {
+			repeated = append(repeated, key)
+		}
+	}
+	return repeated
+}
+
+// sameScalar reports whether two decoded JSON values are the same string,
+// number, boolean or null. Objects and arrays never are (no field takes
+// them anyway).
+func sameScalar(a, b any) bool {
+	switch a.(type) {
+	case string, float64, bool, nil:
+		return a == b
+	}
+	return false
 }
 
 // consentGiven interprets the checkbox. ok is false for a value that is

@@ -286,22 +286,36 @@ func TestDecodeSubmissionErrors(t *testing.T) {
 	}
 }
 
+// TestDecodeSubmissionRepeatedKey: a field sent twice with different values
+// is refused, naming the field, in a form and in JSON alike (where
+// json.Unmarshal alone would keep the last value silently).
 func TestDecodeSubmissionRepeatedKey(t *testing.T) {
+	const form, jsonType = "application/x-www-form-urlencoded", "application/json"
 	tests := []struct {
-		body    string
-		wantBad bool
+		kind, body string
+		wantBad    bool
 	}{
-		{"name=Ann&name=Ann&email=a%40example.com&message=hello", false},
-		{"name=Ann&name=Bob&email=a%40example.com&message=hello", true},
+		{form, "name=Ann&name=Ann&email=a%40example.com&message=hello", false},
+		{form, "name=Ann&name=Bob&email=a%40example.com&message=hello", true},
+		{jsonType, `{"name":"Ann","name":"Ann","email":"a@example.com","message":"hello"}`, false},
+		{jsonType, `{"name":"Ann","name":"\u0041nn","email":"a@example.com","message":"hello"}`, false},
+		{jsonType, `{"name":"Bob","email":"a@example.com","message":"hello","name":"Ann"}`, true},
+		{jsonType, `{"name":"Ann","name":null,"email":"a@example.com","message":"hello"}`, true},
+		{jsonType, `{"name":"Ann","name":{"x":1},"email":"a@example.com","message":"hello"}`, true},
+		// A key that is not a field is ignored, however often it comes.
+		{jsonType, `{"name":"Ann","x":1,"x":2,"email":"a@example.com","message":"hello"}`, false},
 	}
 	for _, tt := range tests {
-		s, err := decodeSubmission("application/x-www-form-urlencoded", []byte(tt.body))
+		s, err := decodeSubmission(tt.kind, []byte(tt.body))
 		if err != nil {
 			t.Fatalf("decodeSubmission(%q): %v", tt.body, err)
 		}
-		_, bad := s.Valid()["name"]
+		msg, bad := s.Valid()["name"]
 		if bad != tt.wantBad {
-			t.Errorf("%q: name refused = %v, want %v", tt.body, bad, tt.wantBad)
+			t.Errorf("%s: name refused = %v (%q), want %v", tt.body, bad, msg, tt.wantBad)
+		}
+		if bad && !strings.Contains(msg, "more than once") {
+			t.Errorf("%s: name refused with %q, want it to say the field came more than once", tt.body, msg)
 		}
 	}
 }
