@@ -205,8 +205,10 @@ func (s *submission) setJSON(body []byte) error {
 	fields := s.fields()
 	// As with a form, a key repeated with different values is an error
 	// rather than a guess (json.Unmarshal keeps the last one silently).
-	for _, key := range repeatedKeys(body, fields) {
-		s.fieldError(key, "Was sent more than once with different values.")
+	if mayRepeatKeys(body, raw, fields) {
+		for _, key := range repeatedKeys(body, fields) {
+			s.fieldError(key, "Was sent more than once with different values.")
+		}
 	}
 	for key, dst := range fields {
 		v, ok := raw[key]
@@ -234,6 +236,26 @@ func (s *submission) setJSON(body []byte) error {
 		}
 	}
 	return nil
+}
+
+// mayRepeatKeys is the cheap test before repeatedKeys, which decodes the
+// body again: it is false only when no field's key can occur twice. A key
+// can be spelled with \u escapes, so any \u sends the body to the full
+// check; otherwise a key occurring twice contains its quoted name twice.
+func mayRepeatKeys(body []byte, raw map[string]json.RawMessage, fields map[string]*string) bool {
+	if bytes.Contains(body, []byte(`\u`)) {
+		return true
+	}
+	var buf [32]byte
+	for key := range raw {
+		if _, known := fields[key]; known {
+			quoted := append(append(append(buf[:0], '"'), key...), '"')
+			if bytes.Count(body, quoted) > 1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // repeatedKeys returns the keys of fields that appear more than once, with

@@ -301,6 +301,7 @@ func TestDecodeSubmissionRepeatedKey(t *testing.T) {
 		{jsonType, `{"name":"Ann","name":"\u0041nn","email":"a@example.com","message":"hello"}`, false},
 		{jsonType, `{"name":"Bob","email":"a@example.com","message":"hello","name":"Ann"}`, true},
 		{jsonType, `{"name":"Ann","name":null,"email":"a@example.com","message":"hello"}`, true},
+		{jsonType, `{"name":"Bob","na\u006de":"Ann","email":"a@example.com","message":"hello"}`, true},
 		{jsonType, `{"name":"Ann","name":{"x":1},"email":"a@example.com","message":"hello"}`, true},
 		// A key that is not a field is ignored, however often it comes.
 		{jsonType, `{"name":"Ann","x":1,"x":2,"email":"a@example.com","message":"hello"}`, false},
