@@ -117,26 +117,30 @@ func (c *confirmIndex) grow() {
 
 // load fills the index with the confirmation emails queued in the last
 // ConfirmWindow, so the limit survives a restart. It walks the outbox from
-// the newest row back and stops at the window's start.
+// the newest row back and stops at the first row older than the window,
+// whatever its kind, so start-up reads one day of the outbox at most.
 func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) error {
 	since := now.Add(-ConfirmWindow)
 	c.from = since
-	rows, err := db.QueryContext(ctx, `SELECT c.subject, o.created_at FROM outbox o
-		JOIN consent_events c ON c.lead_id = o.lead_id AND c.method = ?
-		WHERE o.kind = ? ORDER BY o.id DESC`, MethodForm, KindConsentConfirmation)
+	rows, err := db.QueryContext(ctx, `SELECT o.created_at, c.subject FROM outbox o
+		LEFT JOIN consent_events c ON o.kind = ? AND c.lead_id = o.lead_id AND c.method = ?
+		ORDER BY o.id DESC`, KindConsentConfirmation, MethodForm)
 	if err != nil {
 		return fmt.Errorf("load confirmation counts: %w", err)
 	}
 	defer rows.Close()
 	var latest []confirmEntry // newest first
 	for rows.Next() {
-		var subject string
 		var at time.Time
-		if err := rows.Scan(&subject, &at); err != nil {
+		var subject sql.NullString
+		if err := rows.Scan(&at, &subject); err != nil {
 			return fmt.Errorf("load confirmation counts: %w", err)
 		}
 		if at.Before(since) {
 			break
+		}
+		if !subject.Valid { // not a confirmation email
+			continue
 		}
 		if len(latest) == maxConfirmEntries {
 			// More than the index holds: it knows only what came after
@@ -144,7 +148,7 @@ func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) erro
 			c.from = at.Add(time.Nanosecond)
 			break
 		}
-		latest = append(latest, confirmEntry{person: c.key(subject), at: at.UnixNano()})
+		latest = append(latest, confirmEntry{person: c.key(subject.String), at: at.UnixNano()})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load confirmation counts: %w", err)
