@@ -75,8 +75,10 @@ func TestConfirmationLimit(t *testing.T) {
 		t.Error("a confirmation a day later was dropped")
 	}
 	// Without the guard nothing is dropped, but what is queued still counts.
-	if submitTicked(t, s, "cy@example.com", now, Guards{}) || submitTicked(t, s, "cy@example.com", now, Guards{}) {
-		t.Error("a confirmation was dropped without the guard")
+	for range 2 {
+		if submitTicked(t, s, "cy@example.com", now, Guards{}) {
+			t.Error("a confirmation was dropped without the guard")
+		}
 	}
 	if !submitTicked(t, s, "cy@example.com", now, limitOf(2)) {
 		t.Error("cy's third confirmation was queued; the two queued without the guard were not counted")
