@@ -15,7 +15,7 @@ const ConfirmWindow = 24 * time.Hour
 // maxConfirmEntries bounds the memory of the confirmation limit: 16 bytes
 // of ring and about 20 of map per email, so 100,000 emails in a day stay
 // under 4 MB. Beyond that the oldest are forgotten and checks that reach
-// back past them ask the database instead (see confirmIndex.count).
+// back past them ask the database instead (see confirmationsOf).
 var maxConfirmEntries = 100_000
 
 // confirmIndex counts the confirmation emails queued per person in the last
