@@ -290,7 +290,7 @@ func (g *groupCommitter) confirmationsOf(st leadStmts, r *createReq, person uint
 		return n + p.confirms[person], nil
 	}
 	var n int
-	err := st.confirmations.QueryRow(r.consent.Subject, PurposeMarketingEmail, KindConsentConfirmation, since.UTC()).Scan(&n)
+	err := st.confirmations.QueryRow(r.consent.Subject, PurposeMarketingEmail, since.UTC()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count confirmation emails: %w", err)
 	}

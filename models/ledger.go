@@ -8,10 +8,12 @@ import (
 	"gorm.io/gorm"
 )
 
-// marketingKinds are the outbox kinds that an opt-out cancels. A sales
-// notification is not marketing: it tells sales about an enquiry the person
-// asked them to answer, so it still goes out.
-var marketingKinds = []string{KindConsentConfirmation}
+// kindIsConfirmation selects the outbox rows an opt-out cancels: the
+// confirmation emails, the only marketing mail Leadbox sends. A sales
+// notification is not marketing: it tells sales about an enquiry the
+// person asked them to answer, so it still goes out. The kind is written
+// out, not bound, so that SQLite can use the partial index on these rows.
+const kindIsConfirmation = "kind = '" + KindConsentConfirmation + "'"
 
 // LeadByOptOutToken returns the lead whose opt-out link carries token.
 func (s *Store) LeadByOptOutToken(ctx context.Context, token string) (Lead, error) {
@@ -48,9 +50,7 @@ func (s *Store) Withdraw(ctx context.Context, ev ConsentEvent) (done bool, err e
 			return err
 		}
 		done = true
-		return tx.Model(&OutboxMessage{}).
-			Where("status = ? AND kind IN ? AND lead_id IN (?)", StatusPending, marketingKinds, leadsOf(tx, ev.Subject)).
-			Updates(map[string]any{"status": StatusCancelled, "last_error": "consent withdrawn"}).Error
+		return tx.Exec(cancelConfirmationsSQL, StatusCancelled, StatusPending, ev.Subject).Error
 	})
 	if err != nil {
 		return false, fmt.Errorf("withdraw consent: %w", err)
@@ -132,9 +132,12 @@ func eventsIn(tx *gorm.DB, subject string) ([]ConsentEvent, error) {
 	return evs, err
 }
 
-// leadsOf is the subquery of a person's lead ids. Every lead has a consent
-// event with the person's normalised address, and that column is indexed.
-func leadsOf(db *gorm.DB, subject string) *gorm.DB {
-	return db.Session(&gorm.Session{NewDB: true}).Model(&ConsentEvent{}).
-		Select("lead_id").Where("subject = ? AND lead_id IS NOT NULL", subject)
-}
+// cancelConfirmationsSQL cancels the confirmation emails still waiting for
+// a person (normalised address): their leads are found through the consent
+// events, whose subject is indexed, and their emails through the partial
+// index on confirmation emails. The + before status keeps SQLite from
+// walking every pending message through the status index instead, which
+// it would otherwise guess is cheaper.
+const cancelConfirmationsSQL = `UPDATE outbox SET status = ?, last_error = 'consent withdrawn'
+	WHERE +status = ? AND ` + kindIsConfirmation + ` AND lead_id IN
+	(SELECT lead_id FROM consent_events WHERE subject = ? AND lead_id IS NOT NULL)`

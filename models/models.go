@@ -43,8 +43,9 @@ type Lead struct {
 	// a person must be able to leave from a years-old email.
 	OptOutToken string `gorm:"size:64;not null;uniqueIndex"`
 	// ConfirmToken is set when the lead ticked the marketing box and double
-	// opt-in is on; it expires at ConfirmExpiresAt.
-	ConfirmToken     *string `gorm:"size:64;uniqueIndex"`
+	// opt-in is on; it expires at ConfirmExpiresAt. Its unique index leaves
+	// out the leads without one (see partialIndexes).
+	ConfirmToken     *string `gorm:"size:64"`
 	ConfirmExpiresAt *time.Time
 
 	// Consent is the consent event recorded with this lead's submission.
@@ -122,8 +123,10 @@ const (
 // the email is composed from the lead when it is sent, so an erased lead
 // leaves nothing behind here and a withdrawn consent is seen at send time.
 type OutboxMessage struct {
-	ID        int64     `gorm:"primaryKey"`
-	LeadID    int64     `gorm:"not null;index"`
+	ID int64 `gorm:"primaryKey"`
+	// LeadID is indexed for confirmation emails only, the ones looked up
+	// by lead (see partialIndexes).
+	LeadID    int64     `gorm:"not null"`
 	Lead      *Lead     `gorm:"constraint:OnDelete:CASCADE"`
 	Kind      string    `gorm:"not null"`
 	Status    string    `gorm:"not null;index:idx_outbox_due,priority:1"`

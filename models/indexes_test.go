@@ -1,0 +1,100 @@
+package models
+
+import (
+	"strings"
+	"testing"
+)
+
+// indexSQL returns the CREATE statement of every index SQLite was asked
+// to create, by name.
+func indexSQL(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	var rows []struct{ Name, SQL string }
+	if err := s.w.Raw(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`).Scan(&rows).Error; err != nil {
+		t.Fatalf("read indexes: %v", err)
+	}
+	m := map[string]string{}
+	for _, r := range rows {
+		m[r.Name] = r.SQL
+	}
+	return m
+}
+
+// TestPartialIndexesReplaceFullOnes: a database made by an earlier
+// version, with full indexes on leads.confirm_token and outbox.lead_id,
+// gets the partial ones instead when opened.
+func TestPartialIndexesReplaceFullOnes(t *testing.T) {
+	s, path := newStoreAt(t)
+	for _, stmt := range []string{
+		`DROP INDEX idx_leads_confirm_token_set`,
+		`DROP INDEX idx_outbox_confirmation_lead`,
+		"CREATE UNIQUE INDEX `idx_leads_confirm_token` ON `leads`(`confirm_token`)",
+		"CREATE INDEX `idx_outbox_lead_id` ON `outbox`(`lead_id`)",
+	} {
+		if err := s.w.Exec(stmt).Error; err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	s = reopen(t, s, path)
+	got := indexSQL(t, s)
+	for _, old := range []string{"idx_leads_confirm_token", "idx_outbox_lead_id"} {
+		if _, ok := got[old]; ok {
+			t.Errorf("the full index %s is still there", old)
+		}
+	}
+	for name, want := range map[string][]string{
+		"idx_leads_confirm_token_set":  {"UNIQUE", "WHERE confirm_token IS NOT NULL"},
+		"idx_outbox_confirmation_lead": {"WHERE kind = 'consent_confirmation'"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(got[name], w) {
+				t.Errorf("index %s = %q, want it to contain %q", name, got[name], w)
+			}
+		}
+	}
+}
+
+// TestLookupsUseTheirIndexes: the lookups by link token and by person
+// search an index rather than scan a table that grows with every lead.
+func TestLookupsUseTheirIndexes(t *testing.T) {
+	s := newStore(t)
+	tests := []struct {
+		name  string
+		query string
+		args  []any
+		want  []string // one SEARCH ... USING INDEX per table
+	}{
+		{"confirm link", "SELECT * FROM leads WHERE confirm_token = ?", []any{"t"},
+			[]string{"idx_leads_confirm_token_set"}},
+		{"opt-out link", "SELECT * FROM leads WHERE opt_out_token = ?", []any{"t"},
+			[]string{"idx_leads_opt_out_token"}},
+		{"cancel a person's confirmations", cancelConfirmationsSQL, []any{StatusCancelled, StatusPending, "a@example.com"},
+			[]string{"idx_outbox_confirmation_lead", "idx_consent_subject"}},
+		{"count a person's confirmations", confirmationsSQL, []any{"a@example.com", PurposeMarketingEmail, "2026-01-01"},
+			[]string{"idx_consent_subject", "idx_outbox_confirmation_lead"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var plan []struct {
+				ID, Parent, Notused int
+				Detail              string
+			}
+			if err := s.w.Raw("EXPLAIN QUERY PLAN "+tt.query, tt.args...).Scan(&plan).Error; err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			var details []string
+			for _, p := range plan {
+				details = append(details, p.Detail)
+			}
+			all := strings.Join(details, "\n")
+			if strings.Contains(all, "SCAN ") {
+				t.Errorf("plan scans a table:\n%s", all)
+			}
+			for _, idx := range tt.want {
+				if !strings.Contains(all, "INDEX "+idx+" ") {
+					t.Errorf("plan does not use %s:\n%s", idx, all)
+				}
+			}
+		})
+	}
+}
