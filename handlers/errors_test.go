@@ -9,31 +9,14 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/leadbox/leadbox/internal/testlog"
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/handlers"
 	"github.com/leadbox/leadbox/models"
 )
-
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // panickyStore fails the way a broken database or a bug would.
 type panickyStore struct {
@@ -65,7 +48,7 @@ func TestInternalErrorsShowNoInternals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	for _, tc := range []struct {
 		name        string
 		panic       bool

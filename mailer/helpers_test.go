@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadbox/leadbox/internal/testlog"
+
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/leadbox/leadbox/config"
@@ -171,31 +173,13 @@ func runWorker(t *testing.T, w *Worker) (stop func()) {
 	return stop
 }
 
-// logBuffer is a concurrency-safe buffer for a test slog handler.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func testLogger() (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func testLogger() (*slog.Logger, *testlog.Buffer) {
+	buf := &testlog.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
 // newTestWorker builds a worker as New does, for cfg and s.
-func newTestWorker(t *testing.T, cfg config.Config, s Store) (*Worker, *logBuffer) {
+func newTestWorker(t *testing.T, cfg config.Config, s Store) (*Worker, *testlog.Buffer) {
 	t.Helper()
 	log, buf := testLogger()
 	w, err := New(cfg, s, log)

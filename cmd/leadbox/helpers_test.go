@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/leadbox/leadbox/internal/smtptest"
+	"github.com/leadbox/leadbox/internal/testlog"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -40,7 +41,7 @@ const (
 type app struct {
 	base string // where the server listens: http://127.0.0.1:port
 	env  map[string]string
-	logs *syncBuffer
+	logs *testlog.Buffer
 	mail *smtptest.Server
 	// client sends requests like a mail provider's one-click POST: no
 	// cookie jar, and redirects are returned, not followed.

@@ -11,32 +11,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/leadbox/leadbox/internal/testlog"
 )
-
-// syncBuffer collects log output written by the server goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startServe runs `leadbox serve` on a free loopback port and returns its
 // base URL and a channel with run's result.
-func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error, *syncBuffer) {
+func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error, *testlog.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	full := map[string]string{
@@ -47,7 +30,7 @@ func startServe(t *testing.T, ctx context.Context, env map[string]string) (strin
 	for k, v := range env {
 		full[k] = v
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, func(k string) string { return full[k] }, io.Discard, logs)
