@@ -113,7 +113,7 @@ func TestConfirmationLimitWithinOneGroup(t *testing.T) {
 	for range 3 {
 		lead, ev, out := newLead(t, s, "ann@example.com")
 		lead.Message = "Message " + NewToken(4)
-		group = append(group, &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, guards: limitOf(2)})
+		group = append(group, newReq(ctx, s, lead, ev, out, limitOf(2)))
 	}
 	s.commits.commit(group)
 	for i, r := range group {

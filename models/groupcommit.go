@@ -65,6 +65,9 @@ type createReq struct {
 	consent *ConsentEvent
 	outbox  []OutboxMessage
 	guards  Guards
+	// Worked out by prepare, before the writer takes the request.
+	key    dupKey // what makes it the same submission
+	person uint64 // whose confirmation emails it counts against
 	// Set by the writer before result is closed.
 	earlier int64 // id of the lead this one duplicates, or 0
 	dropped bool  // the confirmation email was over the limit
@@ -136,6 +139,7 @@ func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, erro
 // worst (busy_timeout).
 func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, guards Guards) *createReq {
 	r := &createReq{ctx: ctx, lead: lead, consent: consent, outbox: outbox, guards: guards, result: make(chan struct{})}
+	g.prepare(r)
 	select {
 	case g.reqs <- r:
 	case <-g.closing:
@@ -147,6 +151,35 @@ func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEve
 	}
 	<-r.result
 	return r
+}
+
+// prepare does, in the caller's goroutine, every part of a submission's
+// work that needs no other submission: hashing, defaults, random ids. The
+// single writer is the bottleneck under load; what it does not have to do
+// itself, the other cores do in parallel.
+func (g *groupCommitter) prepare(r *createReq) {
+	lead, consent := r.lead, r.consent
+	lead.EmailKey = NormalizeEmail(lead.Email)
+	if consent.At.IsZero() {
+		consent.At = lead.CreatedAt
+	}
+	now := time.Now().UTC()
+	for i := range r.outbox {
+		m := &r.outbox[i]
+		if m.Status == "" {
+			m.Status = StatusPending
+		}
+		if m.MessageID == "" {
+			m.MessageID = NewToken(16)
+		}
+		for _, t := range []*time.Time{&m.CreatedAt, &m.QueuedAt, &m.NextAttemptAt} {
+			if t.IsZero() {
+				*t = now
+			}
+		}
+	}
+	r.key = keyOf(consent.Subject, consent.Action, lead.Message)
+	r.person = g.confirms.key(consent.Subject)
 }
 
 func (g *groupCommitter) stop() {
@@ -248,21 +281,18 @@ func newUncommitted(n int) *uncommitted {
 func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) error {
 	r.earlier, r.dropped = 0, false
 	dedupe := !r.guards.DuplicateSince.IsZero() && r.consent.Method == MethodForm
-	var k dupKey
 	if dedupe {
-		k = keyOf(r.consent.Subject, r.consent.Action, r.lead.Message)
-		if id, ok := g.recent.find(k, r.guards.DuplicateSince); ok {
+		if id, ok := g.recent.find(r.key, r.guards.DuplicateSince); ok {
 			r.earlier = id
 			return nil
 		}
-		if l, ok := p.leads[k]; ok && l.since(r.guards.DuplicateSince) {
+		if l, ok := p.leads[r.key]; ok && l.since(r.guards.DuplicateSince) {
 			r.earlier = l.id
 			return nil
 		}
 	}
-	person := g.confirms.key(r.consent.Subject)
 	if r.guards.LimitConfirmations && r.queuesConfirmation() {
-		n, err := g.confirmationsOf(st, r, person, p)
+		n, err := g.confirmationsOf(st, r, p)
 		if err != nil {
 			return err
 		}
@@ -272,10 +302,10 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 		return err
 	}
 	if dedupe {
-		p.leads[k] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt.UnixNano()}
+		p.leads[r.key] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt.UnixNano()}
 	}
 	if r.countsConfirmation() {
-		p.confirms[person]++
+		p.confirms[r.person]++
 	}
 	return nil
 }
@@ -284,10 +314,10 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 // the ConfirmWindow before r, this group's included: from memory when the
 // index covers the window, else from the database inside the transaction
 // (which sees the group's own rows).
-func (g *groupCommitter) confirmationsOf(st leadStmts, r *createReq, person uint64, p *uncommitted) (int, error) {
+func (g *groupCommitter) confirmationsOf(st leadStmts, r *createReq, p *uncommitted) (int, error) {
 	since := r.lead.CreatedAt.Add(-ConfirmWindow)
-	if n, ok := g.confirms.known(person, since); ok {
-		return n + p.confirms[person], nil
+	if n, ok := g.confirms.known(r.person, since); ok {
+		return n + p.confirms[r.person], nil
 	}
 	var n int
 	err := st.confirmations.QueryRow(r.consent.Subject, PurposeMarketingEmail, since.UTC()).Scan(&n)
@@ -321,10 +351,10 @@ func (g *groupCommitter) remember(reqs []*createReq) {
 			continue
 		}
 		if r.consent.Method == MethodForm {
-			g.recent.add(keyOf(r.consent.Subject, r.consent.Action, r.lead.Message), r.lead.ID, r.lead.CreatedAt)
+			g.recent.add(r.key, r.lead.ID, r.lead.CreatedAt)
 		}
 		if r.countsConfirmation() {
-			g.confirms.add(g.confirms.key(r.consent.Subject), r.lead.CreatedAt)
+			g.confirms.add(r.person, r.lead.CreatedAt)
 		}
 	}
 }
@@ -353,12 +383,11 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 	return tx.Commit()
 }
 
-// insert writes one submission: the lead, its consent event and its outbox
-// messages (but a dropped confirmation email), filling in their ids and
-// defaults.
+// insert writes one submission, prepared: the lead, its consent event and
+// its outbox messages (but a dropped confirmation email), filling in their
+// ids.
 func (st leadStmts) insert(r *createReq) error {
 	lead, consent := r.lead, r.consent
-	lead.EmailKey = NormalizeEmail(lead.Email)
 	res, err := st.lead.Exec(lead.PublicID, lead.CreatedAt.UTC(), lead.Name, lead.Email, lead.EmailKey,
 		lead.Phone, lead.Company, lead.Message, lead.PageURL,
 		lead.UTMSource, lead.UTMMedium, lead.UTMCampaign, lead.UTMTerm, lead.UTMContent,
@@ -370,9 +399,6 @@ func (st leadStmts) insert(r *createReq) error {
 		return err
 	}
 	consent.LeadID = &lead.ID
-	if consent.At.IsZero() {
-		consent.At = lead.CreatedAt
-	}
 	res, err = st.consent.Exec(consent.Subject, consent.Purpose, consent.At.UTC(), consent.Action, consent.Method,
 		consent.LeadID, consent.IP, consent.UserAgent, consent.PageURL, consent.ConsentTextID)
 	if err != nil {
@@ -381,24 +407,12 @@ func (st leadStmts) insert(r *createReq) error {
 	if consent.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
 	for i := range r.outbox {
 		m := &r.outbox[i]
 		if r.dropped && m.Kind == KindConsentConfirmation {
 			continue
 		}
 		m.LeadID = lead.ID
-		if m.Status == "" {
-			m.Status = StatusPending
-		}
-		if m.MessageID == "" {
-			m.MessageID = NewToken(16)
-		}
-		for _, t := range []*time.Time{&m.CreatedAt, &m.QueuedAt, &m.NextAttemptAt} {
-			if t.IsZero() {
-				*t = now
-			}
-		}
 		res, err := st.outbox.Exec(m.LeadID, m.Kind, m.Status, m.CreatedAt.UTC(), m.NextAttemptAt.UTC(),
 			m.QueuedAt.UTC(), m.Attempts, m.LastError, m.MessageID)
 		if err != nil {

@@ -20,12 +20,12 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		if i == 2 {
 			lead.PublicID = group[0].lead.PublicID // unique constraint
 		}
-		group = append(group, &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out})
+		group = append(group, newReq(ctx, s, lead, ev, out, Guards{}))
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	lead, ev, out := newLead(t, s, "d@example.com")
-	group = append(group, &createReq{ctx: cancelled, lead: lead, consent: ev, outbox: out})
+	group = append(group, newReq(cancelled, s, lead, ev, out, Guards{}))
 
 	s.commits.commit(group)
 
@@ -106,4 +106,12 @@ func TestFormBusy(t *testing.T) {
 	if s.FormBusy() {
 		t.Error("still busy", busyFor, "after the last crowded group")
 	}
+}
+
+// newReq is a submission as the writer receives it from do, for tests
+// that hand the writer a group themselves.
+func newReq(ctx context.Context, s *Store, lead *Lead, ev *ConsentEvent, out []OutboxMessage, g Guards) *createReq {
+	r := &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, guards: g, result: make(chan struct{})}
+	s.commits.prepare(r)
+	return r
 }

@@ -57,7 +57,7 @@ func TestDuplicateWithinOneGroup(t *testing.T) {
 	for range 2 {
 		lead, ev, out := newLead(t, s, "ann@example.com")
 		lead.Message = "Same words."
-		group = append(group, &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, guards: Guards{DuplicateSince: since}})
+		group = append(group, newReq(ctx, s, lead, ev, out, Guards{DuplicateSince: since}))
 	}
 	s.commits.commit(group)
 	if group[0].err != nil || group[1].err != nil || group[0].earlier != 0 || group[1].earlier != group[0].lead.ID {
