@@ -603,3 +603,28 @@ func FuzzValidEmail(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRepeatedKeys: the cheap test never waves through a body in which the
+// full check finds a field repeated with different values.
+func FuzzRepeatedKeys(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"Ann","email":"a@example.com","message":"hello"}`,
+		`{"name":"Bob","name":"Ann"}`,
+		`{"name":"Bob","na\u006de":"Ann"}`,
+		`{"message":"say \"name\"","name":"x"}`,
+		`{"name":"Ann","x":{"name":"Bob"}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(body, &raw) != nil || raw == nil {
+			return
+		}
+		var s submission
+		fields := s.fields()
+		if repeated := repeatedKeys(body, fields); len(repeated) > 0 && !mayRepeatKeys(body, raw, fields) {
+			t.Errorf("%s: %v repeated, but the cheap test says no key can repeat", body, repeated)
+		}
+	})
+}
