@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -305,39 +306,27 @@ func (p *parser) text(name, def string) string {
 }
 
 func (p *parser) port(name string, def int) int {
-	v := p.str(name, "")
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 65535 {
-		p.fail(name, fmt.Sprintf("must be a port number from 1 to 65535, got %q", v))
-		return def
-	}
-	return n
+	return p.integer(name, def, 1, 65535, "a port number from 1 to 65535")
 }
 
 func (p *parser) nonNegative(name string, def int) int {
-	v := p.str(name, "")
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		p.fail(name, fmt.Sprintf("must be a whole number, 0 or more, got %q", v))
-		return def
-	}
-	return n
+	return p.integer(name, def, 0, math.MaxInt, "a whole number, 0 or more")
 }
 
 func (p *parser) between(name string, def, lo, hi int) int {
+	return p.integer(name, def, lo, hi, fmt.Sprintf("a whole number from %d to %d", lo, hi))
+}
+
+// integer parses a whole number from lo to hi; want says what that is, for
+// the error.
+func (p *parser) integer(name string, def, lo, hi int, want string) int {
 	v := p.str(name, "")
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		p.fail(name, fmt.Sprintf("must be a whole number from %d to %d, got %q", lo, hi, v))
+		p.fail(name, fmt.Sprintf("must be %s, got %q", want, v))
 		return def
 	}
 	return n
