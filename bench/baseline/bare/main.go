@@ -8,18 +8,12 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/leadbox/leadbox/bench/baseline/loopback"
 )
 
 // lead is the JSON body, with Leadbox's limits on the required fields.
@@ -40,9 +34,6 @@ func main() {
 }
 
 func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.POST("/contact", func(c *gin.Context) {
@@ -52,35 +43,7 @@ func run() error {
 			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "validation"})
 			return
 		}
-		c.JSON(http.StatusCreated, gin.H{"id": newID()})
+		c.JSON(http.StatusCreated, gin.H{"id": loopback.NewID()})
 	})
-	return serve(ctx, r)
-}
-
-// newID returns 128 random bits, as Leadbox's public ids have.
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// serve runs h on a free loopback port until ctx is cancelled.
-func serve(ctx context.Context, h http.Handler) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
-	fmt.Printf("listening on %s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return loopback.Serve(r)
 }

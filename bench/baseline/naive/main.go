@@ -14,19 +14,14 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/leadbox/leadbox/bench/baseline/loopback"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -56,9 +51,6 @@ func run(args []string) error {
 	if len(args) != 1 {
 		return errors.New("usage: naive DBFILE")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	db, err := gorm.Open(sqlite.Open(args[0]+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000"),
 		&gorm.Config{Logger: logger.Discard})
 	if err != nil {
@@ -83,40 +75,12 @@ func run(args []string) error {
 			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "validation"})
 			return
 		}
-		l.PublicID = newID()
+		l.PublicID = loopback.NewID()
 		if err := db.WithContext(c.Request.Context()).Create(&l).Error; err != nil {
 			c.JSON(http.StatusInternalServerError, gin.H{"error": "internal"})
 			return
 		}
 		c.JSON(http.StatusCreated, gin.H{"id": l.PublicID})
 	})
-	return serve(ctx, r)
-}
-
-// newID returns 128 random bits, as Leadbox's public ids have.
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// serve runs h on a free loopback port until ctx is cancelled.
-func serve(ctx context.Context, h http.Handler) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
-	fmt.Printf("listening on %s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return loopback.Serve(r)
 }
