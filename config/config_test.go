@@ -268,3 +268,26 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Errorf("empty Secret prints %q, want \"\" (so an unset secret is visibly unset)", s)
 	}
 }
+
+// TestStringListsEverySetting: check-config prints Config.String, so a
+// setting Load reads but String leaves out would be invisible to the
+// operator checking what is in effect.
+func TestStringListsEverySetting(t *testing.T) {
+	read := map[string]bool{}
+	c, err := config.Load(func(k string) string {
+		read[k] = true
+		return ""
+	})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	out := c.String()
+	for k := range read {
+		if !strings.Contains(out, k+"=") {
+			t.Errorf("String() does not list %s:\n%s", k, out)
+		}
+	}
+	if len(read) < 40 {
+		t.Errorf("Load read only %d settings; the test no longer sees what Load reads", len(read))
+	}
+}

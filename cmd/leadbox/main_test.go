@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -112,6 +113,36 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
+	}
+}
+
+// TestCheckConfig: the operator sees every setting in effect, secrets
+// redacted, and bad settings named, without a server starting.
+func TestCheckConfig(t *testing.T) {
+	env := map[string]string{
+		"LEADBOX_SMTP_HOST": "smtp.example.com", "LEADBOX_SMTP_USERNAME": "leads", "LEADBOX_SMTP_PASSWORD": "hunter2",
+		"LEADBOX_SALES_TO": "sales@example.com", "LEADBOX_DATABASE": filepath.Join(t.TempDir(), "not-created.db"),
+	}
+	var out strings.Builder
+	if err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatalf("check-config: %v", err)
+	}
+	for _, want := range []string{"LEADBOX_SMTP_HOST=smtp.example.com", "LEADBOX_SMTP_PASSWORD=[redacted]", "LEADBOX_SMTP_CONNECTIONS=3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Errorf("check-config printed the SMTP password:\n%s", out.String())
+	}
+	if _, err := os.Stat(env["LEADBOX_DATABASE"]); !os.IsNotExist(err) {
+		t.Errorf("check-config touched the database (stat: %v)", err)
+	}
+
+	env["LEADBOX_SMTP_CONNECTIONS"] = "0"
+	err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "LEADBOX_SMTP_CONNECTIONS") {
+		t.Errorf("check-config with a bad setting = %v, want an error naming LEADBOX_SMTP_CONNECTIONS", err)
 	}
 }
 
