@@ -48,12 +48,6 @@ func newClientLimiter(perMinute int, now time.Time) *clientLimiter {
 	}
 }
 
-// allow takes one token for key at now, or says how long until one is free.
-func (l *clientLimiter) allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
-	r, wait := l.reserve(key, now)
-	return r != nil, wait
-}
-
 // reserve takes one token for key at now and returns the reservation, which
 // can be given back; or nil and how long until a token is free.
 func (l *clientLimiter) reserve(key string, now time.Time) (*rate.Reservation, time.Duration) {

@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// allow takes one token for key at now, or says how long until one is free.
+func (l *clientLimiter) allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	r, wait := l.reserve(key, now)
+	return r != nil, wait
+}
+
 func TestClientLimiterBudgetAndRefill(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	l := newClientLimiter(10, t0)

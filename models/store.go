@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -327,6 +326,3 @@ func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]ConsentEv
 
 // DB exposes the read pool for tests and sub-commands that inspect rows.
 func (s *Store) DB() *gorm.DB { return s.r }
-
-// writer returns the single writer connection pool, for tests of the pragmas.
-func (s *Store) writer() (*sql.DB, error) { return s.w.DB() }

@@ -91,7 +91,7 @@ func TestPragmas(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 
-	w, err := s.writer()
+	w, err := s.w.DB()
 	if err != nil {
 		t.Fatalf("writer: %v", err)
 	}
