@@ -587,6 +587,11 @@ func TestWorkerYieldsWhileTheFormIsBusy(t *testing.T) {
 			if len(pauses) != tt.wantPauses {
 				t.Errorf("paused %d times (%v), want %d", len(pauses), pauses, tt.wantPauses)
 			}
+			for _, d := range pauses {
+				if d != yieldPause {
+					t.Errorf("paused %v, want %v", d, yieldPause)
+				}
+			}
 		})
 	}
 }
