@@ -105,6 +105,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	rdb.SetMaxOpenConns(4)
 	rdb.SetMaxIdleConns(4)
+	// GORM works a model's schema out, relationships included, the first
+	// time a pool uses it, and two goroutines doing that at once race (the
+	// outbox worker and a request, just after start). Migrating did it for
+	// the writer; do it for the readers before anyone else can.
+	for _, m := range tables {
+		if err := (&gorm.Statement{DB: r}).Parse(m); err != nil {
+			_ = wdb.Close()
+			_ = rdb.Close()
+			return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+		}
+	}
 	s.r = r
 	if s.commits, err = startGroupCommitter(ctx, wdb); err != nil {
 		_ = wdb.Close()
@@ -193,9 +204,12 @@ var partialIndexes = []string{
 	 WHERE kind = '` + KindConsentConfirmation + `'`,
 }
 
+// tables are the models stored, in the order they are migrated.
+var tables = []any{&ConsentText{}, &Lead{}, &ConsentEvent{}, &OutboxMessage{}, &SpamTally{}, &Setting{}}
+
 func (s *Store) migrate(ctx context.Context) error {
 	db := s.w.WithContext(ctx)
-	if err := db.AutoMigrate(&ConsentText{}, &Lead{}, &ConsentEvent{}, &OutboxMessage{}, &SpamTally{}, &Setting{}); err != nil {
+	if err := db.AutoMigrate(tables...); err != nil {
 		return err
 	}
 	for _, stmt := range partialIndexes {

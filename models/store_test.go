@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -413,5 +415,37 @@ func TestOpenRefusesQueryInPath(t *testing.T) {
 func TestNormalizeEmail(t *testing.T) {
 	if got := NormalizeEmail("  Ann.Example@EXAMPLE.com "); got != "ann.example@example.com" {
 		t.Errorf("NormalizeEmail = %q, want ann.example@example.com", got)
+	}
+}
+
+// TestReadPoolIsReadyForConcurrentUse: the first reads of a freshly opened
+// store, at the same time and through relationships (as the outbox worker
+// and a request do just after start), are safe. GORM works schemas out on
+// first use and that races; under -race (as in CI) this test caught it in
+// every run before Open prepared the read pool's schemas.
+func TestReadPoolIsReadyForConcurrentUse(t *testing.T) {
+	for i := range 20 {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), strconv.Itoa(i)+".db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			var m OutboxMessage
+			_ = s.DB().Preload("Lead.Consent.ConsentText").Take(&m).Error
+		})
+		wg.Go(func() {
+			if _, err := s.ConsentHistory(t.Context(), "ann@example.com"); err != nil {
+				t.Errorf("ConsentHistory: %v", err)
+			}
+		})
+		wg.Go(func() {
+			var l Lead
+			_ = s.DB().Preload("Consent").Take(&l).Error
+		})
+		wg.Wait()
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
 	}
 }
