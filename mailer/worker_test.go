@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -596,6 +597,101 @@ func TestWorkerYieldsWhileTheFormIsBusy(t *testing.T) {
 	}
 }
 
+// busyAfterStore is a real store whose form turns busy once after claims
+// have been made, and which notes the Message-IDs of what it hands out
+// from then on.
+type busyAfterStore struct {
+	*models.Store
+	after     int
+	mu        sync.Mutex
+	claims    int
+	claimedIn map[string]bool // Message-IDs claimed while busy
+}
+
+func (b *busyAfterStore) FormBusy() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.claims >= b.after
+}
+
+func (b *busyAfterStore) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error) {
+	busy := b.FormBusy()
+	msgs, err := b.Store.ClaimDue(ctx, now, limit, lease)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.claims++
+	if busy {
+		for _, m := range msgs {
+			b.claimedIn[m.MessageID] = true
+		}
+	}
+	return msgs, err
+}
+
+// sessionTransport opens numbered sessions and notes which one sent each
+// message, by the left-hand side of its Message-ID (the outbox row's).
+type sessionTransport struct {
+	mu     sync.Mutex
+	opened int
+	sentBy map[string]int
+}
+
+type numberedSession struct {
+	t *sessionTransport
+	n int
+}
+
+func (t *sessionTransport) String() string { return "sessions" }
+func (t *sessionTransport) Open(context.Context) (Session, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.opened++
+	return numberedSession{t: t, n: t.opened}, nil
+}
+func (s numberedSession) Close() error { return nil }
+func (s numberedSession) Send(m *gomail.Msg) error {
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	id, _, _ := strings.Cut(strings.Trim(m.GetMessageID(), "<>"), "@")
+	s.t.sentBy[id] = s.n
+	return nil
+}
+
+// TestWorkerStopsExtraLanesWhenTheFormTurnsBusy: lanes opened while the
+// form was quiet finish the batch in hand once it turns busy, and then
+// only the first goes on: every message claimed while busy goes out over
+// one connection.
+func TestWorkerStopsExtraLanesWhenTheFormTurnsBusy(t *testing.T) {
+	const n = 8 * batchSize
+	cfg := testConfig(t, nil, "LEADBOX_SMTP_CONNECTIONS", "3")
+	s, _ := openStore(t)
+	for range n {
+		addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+	}
+	// Quiet for two claims: the first lane starts a second one.
+	store := &busyAfterStore{Store: s, after: 2, claimedIn: map[string]bool{}}
+	tr := &sessionTransport{sentBy: map[string]int{}}
+	log, _ := testLogger()
+	w := newWorker(cfg, store, newTestComposer(t, cfg), tr, log)
+	w.sleep = func(context.Context, time.Duration) {}
+	if err := w.drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.sentBy) != n {
+		t.Fatalf("sent %d messages, want %d", len(tr.sentBy), n)
+	}
+	if tr.opened < 2 {
+		t.Fatalf("opened %d connections before the form turned busy, want at least 2", tr.opened)
+	}
+	busySessions := map[int]int{}
+	for id := range store.claimedIn {
+		busySessions[tr.sentBy[id]]++
+	}
+	if len(store.claimedIn) == 0 || len(busySessions) != 1 {
+		t.Errorf("messages claimed while busy went out over connections %v (count by connection), want all over one", busySessions)
+	}
+}
+
 // duplicateMessageIDs returns the Message-IDs the server received more than
 // once.
 func duplicateMessageIDs(t *testing.T, d *smtptest.Server) []string {
@@ -611,11 +707,13 @@ func duplicateMessageIDs(t *testing.T, d *smtptest.Server) []string {
 	return dups
 }
 
-// claimCounter is a real store that counts claims.
+// claimCounter is a real store that counts claims, and the outcomes of
+// each Record call.
 type claimCounter struct {
 	*models.Store
-	mu     sync.Mutex
-	claims int
+	mu      sync.Mutex
+	claims  int
+	records []int
 }
 
 func (c *claimCounter) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error) {
@@ -625,14 +723,24 @@ func (c *claimCounter) ClaimDue(ctx context.Context, now time.Time, limit int, l
 	return c.Store.ClaimDue(ctx, now, limit, lease)
 }
 
+func (c *claimCounter) Record(ctx context.Context, outcomes []models.Outcome) error {
+	c.mu.Lock()
+	c.records = append(c.records, len(outcomes))
+	c.mu.Unlock()
+	return c.Store.Record(ctx, outcomes)
+}
+
 // TestDrainClaimsNoMoreThanNeeded: a claim that comes back short ends the
 // lane, so a drain does not take the writer's lock once more only to find
-// nothing.
+// nothing; and each batch's outcomes are recorded together, in one call.
 func TestDrainClaimsNoMoreThanNeeded(t *testing.T) {
-	tests := []struct{ messages, wantClaims int }{
-		{3, 1},
-		{batchSize + 3, 2},
-		{batchSize, 2}, // a full batch may have more behind it
+	tests := []struct {
+		messages, wantClaims int
+		wantRecords          []int
+	}{
+		{3, 1, []int{3}},
+		{batchSize + 3, 2, []int{batchSize, 3}},
+		{batchSize, 2, []int{batchSize}}, // a full batch may have more behind it
 	}
 	for _, tt := range tests {
 		cfg := testConfig(t, nil, "LEADBOX_SMTP_CONNECTIONS", "1")
@@ -649,6 +757,9 @@ func TestDrainClaimsNoMoreThanNeeded(t *testing.T) {
 		}
 		if ct.sent != tt.messages || store.claims != tt.wantClaims {
 			t.Errorf("%d messages: sent %d with %d claims, want all with %d", tt.messages, ct.sent, store.claims, tt.wantClaims)
+		}
+		if !slices.Equal(store.records, tt.wantRecords) {
+			t.Errorf("%d messages: outcomes recorded in calls of %v, want %v", tt.messages, store.records, tt.wantRecords)
 		}
 	}
 }
