@@ -303,8 +303,10 @@ func TestDecodeSubmissionRepeatedKey(t *testing.T) {
 		{jsonType, `{"name":"Ann","name":null,"email":"a@example.com","message":"hello"}`, true},
 		{jsonType, `{"name":"Bob","na\u006de":"Ann","email":"a@example.com","message":"hello"}`, true},
 		{jsonType, `{"name":"Ann","name":{"x":1},"email":"a@example.com","message":"hello"}`, true},
-		// A key that is not a field is ignored, however often it comes.
+		// A key that is not a field is ignored, however often it comes,
+		// also when a repeated field sends the body to the full check.
 		{jsonType, `{"name":"Ann","x":1,"x":2,"email":"a@example.com","message":"hello"}`, false},
+		{jsonType, `{"name":"Ann","name":"Ann","x":1,"x":2,"email":"a@example.com","message":"hello"}`, false},
 	}
 	for _, tt := range tests {
 		s, err := decodeSubmission(tt.kind, []byte(tt.body))
@@ -317,6 +319,9 @@ func TestDecodeSubmissionRepeatedKey(t *testing.T) {
 		}
 		if bad && !strings.Contains(msg, "more than once") {
 			t.Errorf("%s: name refused with %q, want it to say the field came more than once", tt.body, msg)
+		}
+		if errs := s.Valid(); !tt.wantBad && len(errs) != 0 {
+			t.Errorf("%s: refused %v, want accepted", tt.body, errs)
 		}
 	}
 }
