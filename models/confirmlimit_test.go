@@ -85,6 +85,23 @@ func TestConfirmationLimit(t *testing.T) {
 	}
 }
 
+// TestConfirmationLimitAsksNoQuery: while the index covers the window the
+// limit is decided from memory, with no query in the single writer's
+// path. To tell the two apart the test deletes the queued confirmation
+// emails behind the store's back: the database would then count none.
+func TestConfirmationLimitAsksNoQuery(t *testing.T) {
+	s := newStore(t)
+	now := time.Now().UTC()
+	submitTicked(t, s, "ann@example.com", now, limitOf(2))
+	submitTicked(t, s, "ann@example.com", now, limitOf(2))
+	if err := s.w.Exec("DELETE FROM outbox WHERE kind = ?", KindConsentConfirmation).Error; err != nil {
+		t.Fatalf("delete the confirmation emails: %v", err)
+	}
+	if !submitTicked(t, s, "ann@example.com", now, limitOf(2)) {
+		t.Error("a third confirmation was queued: the limit was counted in the database, not in memory")
+	}
+}
+
 // TestConfirmationLimitHoldsForSimultaneousSubmissions: submissions racing
 // each other cannot all pass the check before any is counted.
 func TestConfirmationLimitHoldsForSimultaneousSubmissions(t *testing.T) {
