@@ -345,9 +345,9 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
-// durationOrZero is duration where 0 means "off".
+// durationOrZero is duration where a zero ("0", "0s", "0m") means "off".
 func (p *parser) durationOrZero(name string, def time.Duration) time.Duration {
-	if v := p.str(name, ""); v == "0" {
+	if d, err := time.ParseDuration(p.str(name, "")); err == nil && d == 0 {
 		return 0
 	}
 	return p.duration(name, def)

@@ -121,6 +121,27 @@ func TestLoadValues(t *testing.T) {
 	}
 }
 
+// TestZeroTurnsOff: the settings whose zero means "off" take it however
+// it is written; a negative duration is still refused.
+func TestZeroTurnsOff(t *testing.T) {
+	for name, get := range map[string]func(config.Config) time.Duration{
+		"LEADBOX_MIN_FILL_TIME":    func(c config.Config) time.Duration { return c.MinFillTime },
+		"LEADBOX_DUPLICATE_WINDOW": func(c config.Config) time.Duration { return c.DuplicateWindow },
+	} {
+		for _, v := range []string{"0", "0s", "0m"} {
+			c, err := config.Load(env(map[string]string{name: v}))
+			if err != nil {
+				t.Errorf("%s=%s: %v", name, v, err)
+			} else if got := get(c); got != 0 {
+				t.Errorf("%s=%s gives %v, want 0 (off)", name, v, got)
+			}
+		}
+		if _, err := config.Load(env(map[string]string{name: "-1s"})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=-1s: error %v, want one naming the variable", name, err)
+		}
+	}
+}
+
 func joinAddrs(c config.Config) string {
 	var s []string
 	for _, a := range c.SalesTo {
