@@ -37,7 +37,7 @@ Commands:
   serve                  run the HTTP server and the mail sender (the default)
   check-config           validate the LEADBOX_* settings and print them, secrets redacted
   consent EMAIL          print a person's whole consent history (the proof)
-  outbox                 list emails waiting to be sent or given up on
+  outbox                 list emails waiting, in flight, or given up on
   outbox cancelled       list emails cancelled (after an opt-out), with the reason
   outbox retry ID        send a failed or cancelled email again
   send-test-email TO     send one email through the configured transport now
