@@ -164,4 +164,4 @@ func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) erro
 // lead has exactly one consent event made by its form; later events about
 // the same lead (confirmed, withdrawn) must not count it again.
 const confirmationsSQL = `SELECT count(*) FROM consent_events c JOIN outbox o ON o.lead_id = c.lead_id
-	WHERE c.subject = ? AND c.purpose = ? AND c.method = 'form' AND o.` + kindIsConfirmation + ` AND o.created_at >= ?`
+	WHERE c.subject = ? AND c.purpose = ? AND c.method = '` + MethodForm + `' AND o.` + kindIsConfirmation + ` AND o.created_at >= ?`
