@@ -19,7 +19,10 @@ func consentCmd(ctx context.Context, cfg config.Config, store *models.Store, arg
 	if len(args) != 1 {
 		return errors.New("usage: leadbox consent EMAIL")
 	}
-	subject := models.NormalizeEmail(args[0])
+	subject, err := subjectOf(args[0])
+	if err != nil {
+		return err
+	}
 	evs, err := store.ConsentHistory(ctx, subject)
 	if err != nil {
 		return err
@@ -67,10 +70,10 @@ func optOutCmd(ctx context.Context, store *models.Store, args []string, stdout i
 	if len(args) != 1 {
 		return errors.New("usage: leadbox optout EMAIL")
 	}
-	if _, err := mail.ParseAddress(args[0]); err != nil {
-		return fmt.Errorf("%q is not an email address", args[0])
+	subject, err := subjectOf(args[0])
+	if err != nil {
+		return err
 	}
-	subject := models.NormalizeEmail(args[0])
 	done, err := store.Withdraw(ctx, models.ConsentEvent{
 		Subject: subject, At: time.Now().UTC(), Method: models.MethodOperator,
 	})
@@ -83,6 +86,17 @@ func optOutCmd(ctx context.Context, store *models.Store, args []string, stdout i
 		fmt.Fprintf(stdout, "%s was already opted out; nothing changed.\n", subject)
 	}
 	return nil
+}
+
+// subjectOf returns the key under which the consent of the address an
+// operator typed or pasted is kept. A pasted "Name <addr>" counts as addr:
+// an opt-out filed under the whole string would match nobody.
+func subjectOf(arg string) (string, error) {
+	addr, err := mail.ParseAddress(arg)
+	if err != nil {
+		return "", fmt.Errorf("%q is not an email address", arg)
+	}
+	return models.NormalizeEmail(addr.Address), nil
 }
 
 func yesNo(b bool) string {

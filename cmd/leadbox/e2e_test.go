@@ -252,3 +252,34 @@ func TestOptOutCancelsPendingConfirmation(t *testing.T) {
 	}
 	a.wantConsent(t, "after the opt-out", lead, string(models.StateWithdrawn), given, withdrawn)
 }
+
+// TestOperatorCommandsTakeAPastedAddress: an operator pastes the address
+// as a mail client shows it, display name and capitals included. The
+// opt-out must be filed under the person's key, or it would match nobody
+// while saying it worked.
+func TestOperatorCommandsTakeAPastedAddress(t *testing.T) {
+	const lead = "zoe@example.com"
+	const pasted = "Zoë Visitor <Zoe@Example.com>"
+	a := startApp(t, smtptest.NewServer(t))
+	a.submit(t, leadForm("Zoë Visitor", lead, true))
+
+	if out := a.cli(t, "optout", pasted); !strings.Contains(out, lead+" is now opted out") {
+		t.Errorf("leadbox optout %q:\n%s\nwant %s opted out", pasted, out, lead)
+	}
+	for _, addr := range []string{lead, pasted} {
+		state, events := a.consent(t, addr)
+		got := make([]string, len(events))
+		for i, e := range events {
+			got[i] = e.Action + "/" + e.Method
+		}
+		want := []string{"given/form", "withdrawn/operator"}
+		if state != string(models.StateWithdrawn) || !slices.Equal(got, want) {
+			t.Errorf("leadbox consent %q = state %s, events %v; want %s, %v", addr, state, got, models.StateWithdrawn, want)
+		}
+	}
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"optout", "Zoë Visitor"}, a.getenv, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "not an email address") {
+		t.Errorf("leadbox optout without an address: error %v, want \"not an email address\"", err)
+	}
+}
