@@ -48,7 +48,11 @@ type Lead struct {
 	ConfirmToken     *string `gorm:"size:64"`
 	ConfirmExpiresAt *time.Time
 
-	// Consent is the consent event recorded with this lead's submission.
+	// Consent is the consent event recorded with this lead's submission
+	// (method form). The lead's later events (its confirmation, an opt-out
+	// through its link) carry its id as well, so loads must pick this one
+	// out (see withSubmissionConsent); the person's state comes from the
+	// whole ledger (MarketingStateOf).
 	Consent *ConsentEvent `gorm:"foreignKey:LeadID"`
 }
 

@@ -38,7 +38,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 			Updates(map[string]any{"status": StatusSending, "lease_until": now.Add(lease)}).Error; err != nil {
 			return err
 		}
-		return tx.Preload("Lead.Consent.ConsentText").Where("id IN ?", ids).Order("next_attempt_at, id").Find(&msgs).Error
+		return withSubmissionConsent(tx, "Lead.Consent").Where("id IN ?", ids).Order("next_attempt_at, id").Find(&msgs).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim due outbox messages: %w", err)

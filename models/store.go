@@ -315,7 +315,7 @@ func (s *Store) LeadByID(ctx context.Context, id int64) (Lead, error) {
 
 func (s *Store) leadWhere(ctx context.Context, query string, arg any) (Lead, error) {
 	var l Lead
-	err := s.r.WithContext(ctx).Preload("Consent.ConsentText").Where(query, arg).Take(&l).Error
+	err := withSubmissionConsent(s.r.WithContext(ctx), "Consent").Where(query, arg).Take(&l).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Lead{}, ErrNotFound
 	}
@@ -323,6 +323,15 @@ func (s *Store) leadWhere(ctx context.Context, query string, arg any) (Lead, err
 		return Lead{}, fmt.Errorf("read lead: %w", err)
 	}
 	return l, nil
+}
+
+// withSubmissionConsent preloads, at path ("Consent" of a lead, "Lead.Consent"
+// of an outbox message), the consent event recorded with the lead's
+// submission, and its wording. Later events about the same lead carry its
+// id too (the confirmation, an opt-out through its link); without the
+// condition, GORM's has-one would fill in whichever of them it read last.
+func withSubmissionConsent(db *gorm.DB, path string) *gorm.DB {
+	return db.Preload(path, "method = ?", MethodForm).Preload(path + ".ConsentText")
 }
 
 // ConsentHistory returns every consent event about a normalised address,

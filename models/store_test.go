@@ -213,6 +213,48 @@ func TestCreateLead(t *testing.T) {
 	}
 }
 
+// TestLeadConsentIsItsSubmissions: a lead's confirmation and an opt-out
+// through its link are recorded with its id too, yet reading the lead (for
+// an answer, or with an outbox message for its email) gives the consent
+// event of its submission, with the wording shown.
+func TestLeadConsentIsItsSubmissions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	lead, ev, outbox := newLead(t, s, "Ann@Example.com")
+	if err := s.CreateLead(ctx, lead, ev, outbox); err != nil {
+		t.Fatalf("CreateLead: %v", err)
+	}
+	if _, err := s.Confirm(ctx, *lead, ConsentEvent{At: time.Now().UTC(), Method: MethodConfirmLink}); err != nil {
+		t.Fatalf("Confirm: %v", err)
+	}
+	if _, err := s.Withdraw(ctx, ConsentEvent{Subject: NormalizeEmail(lead.Email), At: time.Now().UTC(),
+		Method: MethodOptOutPage, LeadID: &lead.ID}); err != nil {
+		t.Fatalf("Withdraw: %v", err)
+	}
+	want := func(from string, c *ConsentEvent) {
+		t.Helper()
+		if c == nil || c.ID != ev.ID || c.Action != ActionGiven || c.Method != MethodForm ||
+			c.ConsentText == nil || c.ConsentText.Text != "Email me offers." {
+			t.Errorf("%s: consent %+v, want the submission's event %d (given, form) with its wording", from, c, ev.ID)
+		}
+	}
+	got, err := s.LeadByID(ctx, lead.ID)
+	if err != nil {
+		t.Fatalf("LeadByID: %v", err)
+	}
+	want("LeadByID", got.Consent)
+	msgs, err := s.ClaimDue(ctx, time.Now().Add(time.Hour), 10, time.Minute)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("ClaimDue: %d messages, error %v; want the sales notification", len(msgs), err)
+	}
+	for _, m := range msgs {
+		if m.Lead == nil {
+			t.Fatalf("outbox %s: no lead loaded", m.Kind)
+		}
+		want("ClaimDue "+m.Kind, m.Lead.Consent)
+	}
+}
+
 // TestCreateLeadAllOrNothing breaks each step of CreateLead in turn: a
 // failure leaves no lead, no consent event and no outbox row behind.
 func TestCreateLeadAllOrNothing(t *testing.T) {
