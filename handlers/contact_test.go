@@ -203,3 +203,46 @@ func TestCorrectedFormKeepsNext(t *testing.T) {
 		t.Errorf("answer %d to %q, want 303 to %q", res.status, got, next)
 	}
 }
+
+// TestRightToLeftMessageIsKept: a message is running text, and right-to-
+// left text pasted from a word processor carries bidirectional marks and
+// Unicode line separators. Only one-line fields refuse those; the message
+// is stored as typed, in every body type.
+func TestRightToLeftMessageIsKept(t *testing.T) {
+	const message = "\u202bשלום, אני מעוניין בהצעה.\u202c\u2028שורה שנייה\u2029\u2067RTL\u2069 \ufffd"
+	for _, kind := range allKinds {
+		t.Run(string(kind), func(t *testing.T) {
+			_, _, app := newTestServer(t, nil)
+			res := app.post(t, kind, with(validFields(), map[string]any{"message": message}), acceptJSON)
+			if res.status != http.StatusCreated {
+				t.Fatalf("status %v, want 201", res)
+			}
+			if got := app.lastLead(t).lead.Message; got != message {
+				t.Errorf("stored message %+q, want %+q", got, message)
+			}
+		})
+	}
+}
+
+// TestJSONConsentIsTrueOrFalse: the contract allows JSON clients true or
+// false only; null is neither, and a client sending it has a bug worth
+// hearing about rather than a consent silently recorded as not given.
+func TestJSONConsentIsTrueOrFalse(t *testing.T) {
+	_, _, app := newTestServer(t, nil)
+	for _, v := range []string{`null`, `"true"`, `1`, `"on"`} {
+		body := `{"name":"Ann","email":"ann@example.com","message":"Hi","marketing_consent":` + v + `}`
+		res := app.do(t, http.MethodPost, "/contact", "application/json", []byte(body), nil)
+		var e validationError
+		if res.status != http.StatusUnprocessableEntity {
+			t.Errorf("marketing_consent %s: status %v, want 422", v, res)
+			continue
+		}
+		decodeJSON(t, res, &e)
+		if got := e.Fields["marketing_consent"]; got != "Must be true or false." {
+			t.Errorf("marketing_consent %s: error %q, want \"Must be true or false.\"", v, got)
+		}
+	}
+	if c := app.counts(t); c.leads != 0 {
+		t.Errorf("%d leads stored, want none", c.leads)
+	}
+}

@@ -212,7 +212,7 @@ func (s *submission) setJSON(body []byte) error {
 	}
 	for key, dst := range fields {
 		v, ok := raw[key]
-		if !ok || string(v) == "null" {
+		if !ok || (string(v) == "null" && key != "marketing_consent") {
 			continue
 		}
 		if !utf8.Valid(v) {
@@ -221,8 +221,10 @@ func (s *submission) setJSON(body []byte) error {
 			continue
 		}
 		if key == "marketing_consent" {
+			// null would decode into false without an error: refuse it
+			// by name, as the contract allows true or false only.
 			var b bool
-			if err := json.Unmarshal(v, &b); err != nil {
+			if err := json.Unmarshal(v, &b); err != nil || string(v) == "null" {
 				s.fieldError(key, "Must be true or false.")
 				continue
 			}
@@ -373,10 +375,19 @@ func validMessage(v string) string {
 	case n > maxMessage:
 		return fmt.Sprintf("Must be at most %d characters (this is %d).", maxMessage, n)
 	}
-	if strings.ContainsFunc(v, func(r rune) bool { return r != '\n' && r != '\t' && isForbiddenInLine(r) }) {
+	if strings.ContainsFunc(v, isForbiddenInMessage) {
 		return "Must not contain control characters."
 	}
 	return ""
+}
+
+// isForbiddenInMessage reports the characters a message must not contain:
+// control characters other than line breaks and tabs. Unlike a one-line
+// field, a message may hold the Unicode line and paragraph separators and
+// the bidirectional marks that right-to-left text pasted from a word
+// processor carries: they stay inside the message's own paragraphs.
+func isForbiddenInMessage(r rune) bool {
+	return unicode.IsControl(r) && r != '\n' && r != '\t'
 }
 
 func validPhone(v string) string {

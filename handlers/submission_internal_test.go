@@ -153,6 +153,9 @@ func TestValidMessage(t *testing.T) {
 		{"form\ffeed", false},
 		{"nul\x00", false},
 		{"c1\u0090", false},
+		{"line\u2028separator\u2029paragraph", true},
+		{"\u202bעברית\u202c and \u202eoverride\u202c, \u2067isolate\u2069", true},
+		{"replacement \ufffd character", true},
 	}
 	for _, tt := range tests {
 		if got := validMessage(tt.in); (got == "") != tt.wantOK {
@@ -561,7 +564,7 @@ func checkContract(t *testing.T, l models.Lead) {
 	if n := utf8.RuneCountInString(l.Message); n < 1 || n > 5000 {
 		t.Errorf("message has %d characters, want 1 to 5000", n)
 	}
-	if strings.ContainsFunc(l.Message, func(r rune) bool { return r != '\n' && r != '\t' && isControl(r) }) {
+	if strings.ContainsFunc(l.Message, func(r rune) bool { return r != '\n' && r != '\t' && unicode.IsControl(r) }) {
 		t.Errorf("message %.80q contains a control character other than line feed and tab", l.Message)
 	}
 }
