@@ -18,7 +18,7 @@ import (
 
 // Store is what the Worker needs from *models.Store.
 type Store interface {
-	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error)
+	ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]models.OutboxMessage, error)
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
 	ExtendLease(ctx context.Context, ids []int64, until time.Time) error
 	// FormBusy reports submissions queuing up: the worker then yields.
@@ -246,7 +246,7 @@ type lane struct {
 func (l *lane) run(ctx context.Context, d *drain) error {
 	defer l.conn.close()
 	for ctx.Err() == nil {
-		msgs, err := l.store.ClaimDue(ctx, d.start, batchSize, l.lease)
+		msgs, err := l.store.ClaimDue(ctx, d.start, batchSize, l.now().Add(l.lease))
 		if err != nil {
 			return err
 		}

@@ -436,7 +436,7 @@ func TestWorkerChecksConsentAtSendTime(t *testing.T) {
 			ct := &countingTransport{}
 			log, _ := testLogger()
 			w := newWorker(cfg, s, newTestComposer(t, cfg), ct, log)
-			msgs, err := s.ClaimDue(t.Context(), time.Now().UTC(), 10, time.Minute)
+			msgs, err := s.ClaimDue(t.Context(), time.Now().UTC(), 10, time.Now().UTC().Add(time.Minute))
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("ClaimDue = %d messages, %v; want 1", len(msgs), err)
 			}
@@ -614,9 +614,9 @@ func (b *busyAfterStore) FormBusy() bool {
 	return b.claims >= b.after
 }
 
-func (b *busyAfterStore) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error) {
+func (b *busyAfterStore) ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]models.OutboxMessage, error) {
 	busy := b.FormBusy()
-	msgs, err := b.Store.ClaimDue(ctx, now, limit, lease)
+	msgs, err := b.Store.ClaimDue(ctx, due, limit, leaseUntil)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.claims++
@@ -714,13 +714,20 @@ type claimCounter struct {
 	mu      sync.Mutex
 	claims  int
 	records []int
+	// With a clock, each claim's lease as it runs from the moment of the
+	// claim.
+	clock  *steppingClock
+	leases []time.Duration
 }
 
-func (c *claimCounter) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]models.OutboxMessage, error) {
+func (c *claimCounter) ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]models.OutboxMessage, error) {
 	c.mu.Lock()
 	c.claims++
+	if c.clock != nil {
+		c.leases = append(c.leases, leaseUntil.Sub(c.clock.peek()))
+	}
 	c.mu.Unlock()
-	return c.Store.ClaimDue(ctx, now, limit, lease)
+	return c.Store.ClaimDue(ctx, due, limit, leaseUntil)
 }
 
 func (c *claimCounter) Record(ctx context.Context, outcomes []models.Outcome) error {
@@ -760,6 +767,57 @@ func TestDrainClaimsNoMoreThanNeeded(t *testing.T) {
 		}
 		if !slices.Equal(store.records, tt.wantRecords) {
 			t.Errorf("%d messages: outcomes recorded in calls of %v, want %v", tt.messages, store.records, tt.wantRecords)
+		}
+	}
+}
+
+// steppingClock is a worker clock that moves on by step each time the
+// worker reads it, as if every step of its work took that long.
+type steppingClock struct {
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration
+}
+
+func (c *steppingClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(c.step)
+	return c.t
+}
+
+// peek reads the clock without moving it.
+func (c *steppingClock) peek() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// TestLeaseRunsFromTheClaim: in a drain longer than a lease, a later batch
+// is leased for a whole lease from when it is claimed. Leased from the
+// drain's start, it would be expired as it was claimed, free for another
+// worker (a second instance, during a deploy) to take and send again.
+func TestLeaseRunsFromTheClaim(t *testing.T) {
+	cfg := testConfig(t, nil, "LEADBOX_SMTP_CONNECTIONS", "1")
+	s, _ := openStore(t)
+	for range batchSize + 3 {
+		addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+	}
+	log, _ := testLogger()
+	ct := &countingTransport{}
+	w := newWorker(cfg, nil, newTestComposer(t, cfg), ct, log)
+	clock := &steppingClock{t: time.Now().UTC(), step: w.lease / 10}
+	store := &claimCounter{Store: s, clock: clock}
+	w.store, w.now = store, clock.now
+	if err := w.drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ct.sent != batchSize+3 || len(store.leases) != 2 {
+		t.Fatalf("sent %d in %d claims, want %d in 2", ct.sent, len(store.leases), batchSize+3)
+	}
+	for i, lease := range store.leases {
+		if lease < w.lease-w.lease/10 {
+			t.Errorf("claim %d leased for %v from the moment of the claim, want about %v", i+1, lease, w.lease)
 		}
 	}
 }

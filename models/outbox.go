@@ -9,21 +9,23 @@ import (
 	"gorm.io/gorm"
 )
 
-// ClaimDue leases up to limit messages that are due at now (pending and
+// ClaimDue leases up to limit messages that are due at due (pending and
 // past their next attempt, or sending with a lease that ran out because a
-// worker died) and returns them with their leads. While leased, no other
-// worker picks them up.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMessage, error) {
+// worker died) until leaseUntil, and returns them with their leads. While
+// leased, no other worker picks them up. The lease is counted from the
+// claim, not from due: a worker late in a long drain still asks for
+// messages due when it began.
+func (s *Store) ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]OutboxMessage, error) {
 	var msgs []OutboxMessage
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Two queries, each served by the (status, next_attempt_at) index in
 		// order: one OR across both would sort the whole backlog each time.
 		var ids, expired []int64
-		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND next_attempt_at <= ?", StatusPending, now).
+		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND next_attempt_at <= ?", StatusPending, due).
 			Order("next_attempt_at").Limit(limit).Pluck("id", &ids).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND lease_until <= ?", StatusSending, now).
+		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND lease_until <= ?", StatusSending, due).
 			Limit(limit).Pluck("id", &expired).Error; err != nil {
 			return err
 		}
@@ -35,7 +37,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 			return nil
 		}
 		if err := tx.Model(&OutboxMessage{}).Where("id IN ?", ids).
-			Updates(map[string]any{"status": StatusSending, "lease_until": now.Add(lease)}).Error; err != nil {
+			Updates(map[string]any{"status": StatusSending, "lease_until": leaseUntil}).Error; err != nil {
 			return err
 		}
 		return withSubmissionConsent(tx, "Lead.Consent").Where("id IN ?", ids).Order("next_attempt_at, id").Find(&msgs).Error

@@ -243,7 +243,7 @@ func TestLeadConsentIsItsSubmissions(t *testing.T) {
 		t.Fatalf("LeadByID: %v", err)
 	}
 	want("LeadByID", got.Consent)
-	msgs, err := s.ClaimDue(ctx, time.Now().Add(time.Hour), 10, time.Minute)
+	msgs, err := s.ClaimDue(ctx, time.Now().Add(time.Hour), 10, time.Now().Add(time.Hour+time.Minute))
 	if err != nil || len(msgs) == 0 {
 		t.Fatalf("ClaimDue: %d messages, error %v; want the sales notification", len(msgs), err)
 	}
