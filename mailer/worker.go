@@ -378,15 +378,7 @@ func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
 	w, c := l.Worker, &l.conn
 	log := w.log.With("outbox_id", m.ID, "kind", m.Kind, "attempt", m.Attempts+1)
 
-	reason, err := w.cancelReason(ctx, m)
-	if err != nil {
-		log.Error("outbox: cannot check whether message is still wanted", "err", err)
-		l.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
-		return
-	}
-	if reason != "" {
-		log.Info("outbox: message cancelled", "reason", reason)
-		l.note(models.Outcome{ID: m.ID, Status: models.StatusCancelled, Reason: reason})
+	if l.unwanted(ctx, log, m) {
 		return
 	}
 
@@ -396,6 +388,11 @@ func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
 		c.sess, c.openErr = w.transport.Open(ctx)
 		if c.openErr != nil && ctx.Err() == nil {
 			log.Warn("outbox: cannot connect", "err", c.openErr)
+		}
+		// Connecting may take up to the SMTP timeout for each of its steps;
+		// an opt-out that came meanwhile must still stop the email.
+		if c.openErr == nil && l.unwanted(ctx, log, m) {
+			return
 		}
 	}
 	if c.openErr != nil {
@@ -433,6 +430,22 @@ func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
 	if err != nil {
 		c.drop()
 	}
+}
+
+// unwanted reports whether m must not be sent now, having noted its
+// outcome: cancelled (see cancelReason), or left pending when whether it
+// is still wanted cannot be told.
+func (l *lane) unwanted(ctx context.Context, log *slog.Logger, m *models.OutboxMessage) bool {
+	reason, err := l.cancelReason(ctx, m)
+	switch {
+	case err != nil:
+		log.Error("outbox: cannot check whether message is still wanted", "err", err)
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusPending})
+	case reason != "":
+		log.Info("outbox: message cancelled", "reason", reason)
+		l.note(models.Outcome{ID: m.ID, Status: models.StatusCancelled, Reason: reason})
+	}
+	return err != nil || reason != ""
 }
 
 // cancelReason says why a message must no longer be sent, or "" to send

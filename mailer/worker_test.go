@@ -416,16 +416,19 @@ func (c *countingTransport) Send(*gomail.Msg) error {
 }
 
 // TestWorkerChecksConsentAtSendTime: an opt-out that lands after the
-// confirmation email was claimed still stops it.
+// confirmation email was claimed, or while the worker was connecting to
+// the SMTP server (which may take up to the SMTP timeout per step), still
+// stops it.
 func TestWorkerChecksConsentAtSendTime(t *testing.T) {
 	tests := []struct {
 		name       string
-		withdraw   bool
+		withdraw   string // when: "" (never), "claimed", "connecting"
 		wantStatus string
 		wantSent   int
 	}{
-		{"still waiting for confirmation", false, models.StatusSent, 1},
-		{"opted out after the claim", true, models.StatusCancelled, 0},
+		{"still waiting for confirmation", "", models.StatusSent, 1},
+		{"opted out after the claim", "claimed", models.StatusCancelled, 0},
+		{"opted out while connecting", "connecting", models.StatusCancelled, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -433,18 +436,24 @@ func TestWorkerChecksConsentAtSendTime(t *testing.T) {
 			s, _ := openStore(t)
 			lead := testLead("Jane Doe")
 			addLead(t, s, lead, true, models.KindConsentConfirmation)
-			ct := &countingTransport{}
+			withdraw := func() {
+				ev := models.ConsentEvent{Subject: models.NormalizeEmail(lead.Email), At: time.Now().UTC(), Method: models.MethodOptOutPage}
+				if _, err := s.Withdraw(t.Context(), ev); err != nil {
+					t.Errorf("Withdraw: %v", err)
+				}
+			}
+			ct := &hookedTransport{}
+			if tt.withdraw == "connecting" {
+				ct.onOpen = withdraw
+			}
 			log, _ := testLogger()
 			w := newWorker(cfg, s, newTestComposer(t, cfg), ct, log)
 			msgs, err := s.ClaimDue(t.Context(), time.Now().UTC(), 10, time.Now().UTC().Add(time.Minute))
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("ClaimDue = %d messages, %v; want 1", len(msgs), err)
 			}
-			if tt.withdraw {
-				ev := models.ConsentEvent{Subject: models.NormalizeEmail(lead.Email), At: time.Now().UTC(), Method: models.MethodOptOutPage}
-				if _, err := s.Withdraw(t.Context(), ev); err != nil {
-					t.Fatalf("Withdraw: %v", err)
-				}
+			if tt.withdraw == "claimed" {
+				withdraw()
 			}
 			l := &lane{Worker: w}
 			l.deliver(t.Context(), &msgs[0])
@@ -457,6 +466,20 @@ func TestWorkerChecksConsentAtSendTime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hookedTransport is a countingTransport that runs onOpen while opening a
+// session, as if it happened during the dial and greeting.
+type hookedTransport struct {
+	countingTransport
+	onOpen func()
+}
+
+func (h *hookedTransport) Open(ctx context.Context) (Session, error) {
+	if h.onOpen != nil {
+		h.onOpen()
+	}
+	return &h.countingTransport, nil
 }
 
 func TestClassify(t *testing.T) {
