@@ -212,7 +212,7 @@ func (s *submission) setJSON(body []byte) error {
 	}
 	for key, dst := range fields {
 		v, ok := raw[key]
-		if !ok || (string(v) == "null" && key != "marketing_consent") {
+		if !ok || string(v) == "null" {
 			continue
 		}
 		if !utf8.Valid(v) {
@@ -221,10 +221,8 @@ func (s *submission) setJSON(body []byte) error {
 			continue
 		}
 		if key == "marketing_consent" {
-			// null would decode into false without an error: refuse it
-			// by name, as the contract allows true or false only.
 			var b bool
-			if err := json.Unmarshal(v, &b); err != nil || string(v) == "null" {
+			if err := json.Unmarshal(v, &b); err != nil {
 				s.fieldError(key, "Must be true or false.")
 				continue
 			}
