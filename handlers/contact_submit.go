@@ -4,9 +4,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -211,7 +213,7 @@ func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEve
 		PageURL:       page,
 		ConsentTextID: &textID,
 	}
-	outbox := []models.OutboxMessage{{Kind: models.KindSalesNotification, CreatedAt: now}}
+	outbox := salesNotifications(d.Config.SalesTo, now)
 	if given {
 		consent.Action = models.ActionGiven
 		if d.Config.DoubleOptIn {
@@ -222,6 +224,21 @@ func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEve
 		}
 	}
 	return lead, consent, outbox
+}
+
+// salesNotifications queues the lead's notification for each sales
+// address, each sent and retried on its own: one address that is refused
+// must not keep the lead from the others. With none configured, one row
+// still records that sales is owed an email.
+func salesNotifications(salesTo []*mail.Address, now time.Time) []models.OutboxMessage {
+	msgs := make([]models.OutboxMessage, 0, max(len(salesTo), 1)+1) // room for a confirmation
+	for _, a := range salesTo {
+		msgs = append(msgs, models.OutboxMessage{Kind: models.KindSalesNotification, Recipient: a.String(), CreatedAt: now})
+	}
+	if len(msgs) == 0 {
+		msgs = append(msgs, models.OutboxMessage{Kind: models.KindSalesNotification, CreatedAt: now})
+	}
+	return msgs
 }
 
 // allowedNext returns the _next URL when its origin is exactly one of the

@@ -197,10 +197,18 @@ func (c *Composer) Compose(m models.OutboxMessage, now time.Time) (*gomail.Msg, 
 	var data any
 	switch m.Kind {
 	case models.KindSalesNotification:
-		if len(c.opts.SalesTo) == 0 {
+		salesTo := c.opts.SalesTo
+		if m.Recipient != "" {
+			a, err := mail.ParseAddress(m.Recipient)
+			if err != nil {
+				return nil, fmt.Errorf("compose outbox message %d: recipient %q: %w", m.ID, m.Recipient, err)
+			}
+			salesTo = []*mail.Address{a}
+		}
+		if len(salesTo) == 0 {
 			return nil, fmt.Errorf("compose outbox message %d: no sales recipients configured", m.ID)
 		}
-		msg.ToMailAddress(c.opts.SalesTo...)
+		msg.ToMailAddress(salesTo...)
 		// The visitor goes in Reply-To, never From: the mail is ours, and
 		// Reply must reach them. mail.Address encodes the name (RFC 2047),
 		// so no visitor text is ever formatted into a header by hand.

@@ -310,3 +310,43 @@ func TestComposeRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestNotificationRecipient: a notification row names its one sales
+// address, and the email goes to that address only; a row from before
+// rows named one goes to every address of LEADBOX_SALES_TO.
+func TestNotificationRecipient(t *testing.T) {
+	cfg := testConfig(t, nil, "LEADBOX_SALES_TO", "Sales & Marketing <sales@example.com>, Ann Rep <ann@example.com>")
+	s, _ := openStore(t)
+	rows := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+	m := claimed(t, s, rows[0].ID)
+	c := newTestComposer(t, cfg)
+	tests := []struct {
+		recipient string
+		want      []string
+	}{
+		{"=?utf-8?q?Ann_R=C3=A9p?= <ann@example.com>", []string{"ann@example.com"}},
+		{"", []string{"sales@example.com", "ann@example.com"}},
+	}
+	for _, tt := range tests {
+		m.Recipient = tt.recipient
+		msg, err := c.Compose(m, time.Now())
+		if err != nil {
+			t.Fatalf("Compose (recipient %q): %v", tt.recipient, err)
+		}
+		to, err := readEmail(t, render(t, msg)).header.AddressList("To")
+		if err != nil {
+			t.Fatalf("recipient %q: To: %v", tt.recipient, err)
+		}
+		var got []string
+		for _, a := range to {
+			got = append(got, a.Address)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("recipient %q: To %v, want %v", tt.recipient, got, tt.want)
+		}
+	}
+	m.Recipient = "not an address"
+	if _, err := c.Compose(m, time.Now()); err == nil || !strings.Contains(err.Error(), "not an address") {
+		t.Errorf("Compose with a broken recipient: error %v, want one naming it", err)
+	}
+}

@@ -92,8 +92,8 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	consentSQL = `INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, ip, user_agent,
 		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	outboxSQL = `INSERT INTO outbox (lead_id, kind, status, created_at, next_attempt_at, queued_at,
-		attempts, last_error, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	outboxSQL = `INSERT INTO outbox (lead_id, kind, recipient, status, created_at, next_attempt_at, queued_at,
+		attempts, last_error, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, error) {
@@ -413,7 +413,7 @@ func (st leadStmts) insert(r *createReq) error {
 			continue
 		}
 		m.LeadID = lead.ID
-		res, err := st.outbox.Exec(m.LeadID, m.Kind, m.Status, m.CreatedAt.UTC(), m.NextAttemptAt.UTC(),
+		res, err := st.outbox.Exec(m.LeadID, m.Kind, m.Recipient, m.Status, m.CreatedAt.UTC(), m.NextAttemptAt.UTC(),
 			m.QueuedAt.UTC(), m.Attempts, m.LastError, m.MessageID)
 		if err != nil {
 			return fmt.Errorf("insert outbox message: %w", err)

@@ -130,9 +130,15 @@ type OutboxMessage struct {
 	ID int64 `gorm:"primaryKey"`
 	// LeadID is indexed for confirmation emails only, the ones looked up
 	// by lead (see partialIndexes).
-	LeadID    int64     `gorm:"not null"`
-	Lead      *Lead     `gorm:"constraint:OnDelete:CASCADE"`
-	Kind      string    `gorm:"not null"`
+	LeadID int64  `gorm:"not null"`
+	Lead   *Lead  `gorm:"constraint:OnDelete:CASCADE"`
+	Kind   string `gorm:"not null"`
+	// Recipient is the sales address a notification goes to, as
+	// LEADBOX_SALES_TO gave it when the lead came in ("Name <addr>"). Each
+	// address has a row of its own, sent and retried on its own, so one
+	// that is refused (someone who left) holds back no other. Empty for
+	// other kinds, and on rows from before: then all of LEADBOX_SALES_TO.
+	Recipient string    `gorm:"not null;default:''"`
 	Status    string    `gorm:"not null;index:idx_outbox_due,priority:1"`
 	CreatedAt time.Time `gorm:"not null"`
 	// NextAttemptAt is when the message is due; kept in the database so a

@@ -283,3 +283,40 @@ func TestOperatorCommandsTakeAPastedAddress(t *testing.T) {
 		t.Errorf("leadbox optout without an address: error %v, want \"not an email address\"", err)
 	}
 }
+
+// TestEachSalesAddressGetsItsOwnEmail: with several sales addresses, one
+// that the mail server refuses (someone who left) must not keep the lead
+// from the others. Each address has its own outbox row, sent, retried or
+// given up on by itself.
+func TestEachSalesAddressGetsItsOwnEmail(t *testing.T) {
+	const gone = "gone@example.com"
+	mailServer := smtptest.NewServer(t)
+	mailServer.Refuse(gone)
+	a := startAppWith(t, mailServer, map[string]string{
+		"LEADBOX_SALES_TO": "Sales & Marketing <" + salesAddr + ">, Former Rep <" + gone + ">",
+	})
+	id := a.submit(t, leadForm("Zoë Visitor", "zoe@example.com", false))
+
+	notif := a.waitForEmailsTo(t, salesAddr, 1)[0]
+	if replyTo := notif.address(t, "Reply-To"); replyTo != "zoe@example.com" {
+		t.Errorf("notification Reply-To = %s, want the lead", replyTo)
+	}
+	lead, err := a.db(t).LeadByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "both sales rows are settled", mailWait, func() bool {
+		var rows []models.OutboxMessage
+		a.db(t).DB().Where("lead_id = ? AND kind = ?", lead.ID, models.KindSalesNotification).Order("id").Find(&rows)
+		return len(rows) == 2 && rows[0].Status == models.StatusSent && rows[1].Status == models.StatusFailed &&
+			strings.Contains(rows[0].Recipient, salesAddr) && strings.Contains(rows[1].Recipient, gone) &&
+			strings.Contains(rows[1].LastError, "550")
+	})
+	time.Sleep(settle)
+	if n := len(emailsTo(t, mailServer.Messages(), salesAddr)); n != 1 {
+		t.Errorf("%s received %d notifications, want exactly 1", salesAddr, n)
+	}
+	if out := a.cli(t, "outbox"); !strings.Contains(out, gone) || !strings.Contains(out, "failed") {
+		t.Errorf("leadbox outbox does not show which sales address failed:\n%s", out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -53,6 +54,12 @@ type app struct {
 // test ends.
 func startApp(t *testing.T, mailServer *smtptest.Server) *app {
 	t.Helper()
+	return startAppWith(t, mailServer, nil)
+}
+
+// startAppWith is startApp with some settings changed.
+func startAppWith(t *testing.T, mailServer *smtptest.Server, settings map[string]string) *app {
+	t.Helper()
 	env := map[string]string{
 		"LEADBOX_DATABASE":     filepath.Join(t.TempDir(), "leadbox.db"),
 		"LEADBOX_BASE_URL":     testBaseURL,
@@ -69,6 +76,7 @@ func startApp(t *testing.T, mailServer *smtptest.Server) *app {
 		"LEADBOX_RATE_LIMIT":   "0",
 		"LEADBOX_LOG_LEVEL":    "debug",
 	}
+	maps.Copy(env, settings)
 	ctx, cancel := context.WithCancel(context.Background())
 	base, done, logs := startServe(t, ctx, env)
 	a := &app{

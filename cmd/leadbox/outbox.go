@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -74,6 +75,10 @@ func outboxList(ctx context.Context, store *models.Store, stdout io.Writer, none
 // address in full: a terminal and its scroll-back are not the place for it.
 func outboxRecipient(m models.OutboxMessage) string {
 	if m.Kind == models.KindSalesNotification {
+		// A colleague's address, not a lead's: shown in full.
+		if a, err := mail.ParseAddress(m.Recipient); err == nil {
+			return a.Address
+		}
 		return "sales"
 	}
 	if m.Lead == nil {

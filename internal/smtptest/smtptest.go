@@ -21,6 +21,7 @@ import (
 	"log"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +84,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	script   []Fate
+	refused  map[string]bool // recipients answered 550, lower-cased
 	received [][]byte
 	conns    int
 	// arrived is closed, and replaced, whenever a message is received, so
@@ -121,6 +123,24 @@ func NewUnstartedServer(tb testing.TB, script ...Fate) *Server {
 	}
 	tb.Cleanup(s.Stop)
 	return s
+}
+
+// Refuse makes the server answer 550 to RCPT TO:<addr> from now on, as for
+// a mailbox that no longer exists, whatever the script says. The other
+// recipients of the same message are accepted, as RFC 5321 §3.3 allows.
+func (s *Server) Refuse(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]bool{}
+	}
+	s.refused[strings.ToLower(addr)] = true
+}
+
+func (s *Server) isRefused(addr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused[strings.ToLower(addr)]
 }
 
 // Addr returns the server's address, "127.0.0.1:port".
@@ -297,7 +317,10 @@ func (ss *session) Mail(string, *smtp.MailOptions) error {
 	return nil
 }
 
-func (ss *session) Rcpt(string, *smtp.RcptOptions) error {
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.s.isRefused(to) {
+		return replyErr(550, "no such user here")
+	}
 	switch ss.fate {
 	case TempFailRcpt:
 		return replyErr(451, "mailbox busy, try again later")
