@@ -81,6 +81,9 @@ type leadStmts struct {
 	// confirmations counts a person's confirmation emails when the
 	// in-memory count cannot (see confirmIndex).
 	confirmations *sql.Stmt
+	// withdrawnAfter tells whether a person withdrew after a lead's
+	// submission (see insert).
+	withdrawnAfter *sql.Stmt
 }
 
 const (
@@ -92,6 +95,10 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	consentSQL = `INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, ip, user_agent,
 		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// withdrawnAfterSQL: ids of consent events grow with time, and the
+	// person's events are found through idx_consent_subject.
+	withdrawnAfterSQL = `SELECT EXISTS (SELECT 1 FROM consent_events WHERE subject = ? AND purpose = ? AND action = ?
+		AND id > (SELECT id FROM consent_events WHERE lead_id = ? AND method = ?))`
 	outboxSQL = `INSERT INTO outbox (lead_id, kind, recipient, status, created_at, next_attempt_at, queued_at,
 		attempts, last_error, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -111,7 +118,7 @@ func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, erro
 	}{
 		{&g.stmts.lead, leadSQL},
 		{&g.stmts.consent, consentSQL}, {&g.stmts.outbox, outboxSQL},
-		{&g.stmts.confirmations, confirmationsSQL},
+		{&g.stmts.confirmations, confirmationsSQL}, {&g.stmts.withdrawnAfter, withdrawnAfterSQL},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -189,7 +196,7 @@ func (g *groupCommitter) stop() {
 }
 
 func (g *groupCommitter) closeStmts() {
-	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.consent, g.stmts.outbox, g.stmts.confirmations} {
+	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.consent, g.stmts.outbox, g.stmts.confirmations, g.stmts.withdrawnAfter} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -283,8 +290,21 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 	dedupe := !r.guards.DuplicateSince.IsZero() && r.consent.Method == MethodForm
 	if dedupe {
 		if id, ok := g.recent.find(r.key, r.guards.DuplicateSince); ok {
-			r.earlier = id
-			return nil
+			// The same ticked box after an opt-out is new consent, not a
+			// double click: a person may change their mind back at once.
+			// Asked only of a duplicate, which is rare, so the writer
+			// still runs no query per submission.
+			renewed := false
+			if r.consent.Action == ActionGiven {
+				err := st.withdrawnAfter.QueryRow(r.consent.Subject, PurposeMarketingEmail, ActionWithdrawn, id, MethodForm).Scan(&renewed)
+				if err != nil {
+					return fmt.Errorf("look for an opt-out since the earlier submission: %w", err)
+				}
+			}
+			if !renewed {
+				r.earlier = id
+				return nil
+			}
 		}
 		if l, ok := p.leads[r.key]; ok && l.since(r.guards.DuplicateSince) {
 			r.earlier = l.id
@@ -371,10 +391,11 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 	// The writer pool has one connection, so these reuse the statements
 	// prepared on it instead of preparing them again.
 	st := leadStmts{
-		lead:          tx.StmtContext(ctx, g.stmts.lead),
-		consent:       tx.StmtContext(ctx, g.stmts.consent),
-		outbox:        tx.StmtContext(ctx, g.stmts.outbox),
-		confirmations: tx.StmtContext(ctx, g.stmts.confirmations),
+		lead:           tx.StmtContext(ctx, g.stmts.lead),
+		consent:        tx.StmtContext(ctx, g.stmts.consent),
+		outbox:         tx.StmtContext(ctx, g.stmts.outbox),
+		confirmations:  tx.StmtContext(ctx, g.stmts.confirmations),
+		withdrawnAfter: tx.StmtContext(ctx, g.stmts.withdrawnAfter),
 	}
 	if err := f(st); err != nil {
 		_ = tx.Rollback()

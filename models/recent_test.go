@@ -68,3 +68,40 @@ func TestDuplicateWithinOneGroup(t *testing.T) {
 		t.Errorf("%d leads, want 1", got[0])
 	}
 }
+
+// TestTickingAgainAfterAnOptOutIsNotADuplicate: someone who opted out and
+// ticks the box again with the same message, within the duplicate window,
+// gives consent anew: a new lead, a new "given" event and a new
+// confirmation email. Without the opt-out it is a double click.
+func TestTickingAgainAfterAnOptOutIsNotADuplicate(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	guards := Guards{DuplicateSince: time.Now().UTC().Add(-time.Minute)}
+	first, ev, out := newLead(t, s, "ann@example.com")
+	if err := s.CreateLead(ctx, first, ev, out); err != nil {
+		t.Fatal(err)
+	}
+	again, ev2, out2 := newLead(t, s, "ann@example.com")
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, again, ev2, out2, guards)); err != nil || !dup {
+		t.Fatalf("the same submission again: duplicate %v, err %v; want a duplicate", dup, err)
+	}
+	if _, err := s.Withdraw(ctx, ConsentEvent{Subject: "ann@example.com", At: time.Now().UTC(), Method: MethodOptOutPage}); err != nil {
+		t.Fatal(err)
+	}
+	third, ev3, out3 := newLead(t, s, "ann@example.com")
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, third, ev3, out3, guards)); err != nil || dup {
+		t.Fatalf("ticked again after the opt-out: duplicate %v, err %v; want new consent", dup, err)
+	}
+	if third.ID == first.ID || out3[1].ID == 0 {
+		t.Errorf("lead %d (first was %d), confirmation email %d; want a new lead with its own confirmation", third.ID, first.ID, out3[1].ID)
+	}
+	state, err := s.MarketingStateOf(ctx, "ann@example.com", true)
+	if err != nil || state != StatePending {
+		t.Errorf("state after consenting again: %s, %v; want %s", state, err, StatePending)
+	}
+	// And a double click of that new submission is a duplicate again.
+	fourth, ev4, out4 := newLead(t, s, "ann@example.com")
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, fourth, ev4, out4, guards)); err != nil || !dup || fourth.ID != third.ID {
+		t.Errorf("a double click of the renewed consent: duplicate %v (lead %d, want %d), err %v", dup, fourth.ID, third.ID, err)
+	}
+}
