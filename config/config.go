@@ -154,15 +154,22 @@ func (c Config) SignsDKIM() bool { return c.DKIMKey.signer != nil }
 // in tests). It returns every problem found, joined, each naming its variable.
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
+	tlsMode := p.oneOf("LEADBOX_SMTP_TLS", TLSStartTLS, TLSStartTLS, TLSImplicit, TLSOpportunistic, TLSNone)
+	// Implicit TLS has its own port (RFC 8314 §3.3); submission with
+	// STARTTLS, or none, is on 587.
+	smtpPort := 587
+	if tlsMode == TLSImplicit {
+		smtpPort = 465
+	}
 	c := Config{
 		Listen:          p.str("LEADBOX_LISTEN", ":8080"),
 		BaseURL:         p.baseURL("LEADBOX_BASE_URL", "http://localhost:8080"),
 		Database:        p.str("LEADBOX_DATABASE", "leadbox.db"),
 		SMTPHost:        p.str("LEADBOX_SMTP_HOST", ""),
-		SMTPPort:        p.port("LEADBOX_SMTP_PORT", 587),
+		SMTPPort:        p.port("LEADBOX_SMTP_PORT", smtpPort),
 		SMTPUsername:    p.str("LEADBOX_SMTP_USERNAME", ""),
 		SMTPPassword:    Secret(p.str("LEADBOX_SMTP_PASSWORD", "")),
-		SMTPTLS:         p.oneOf("LEADBOX_SMTP_TLS", TLSStartTLS, TLSStartTLS, TLSImplicit, TLSOpportunistic, TLSNone),
+		SMTPTLS:         tlsMode,
 		SMTPTimeout:     p.duration("LEADBOX_SMTP_TIMEOUT", 30*time.Second),
 		SMTPConnections: p.between("LEADBOX_SMTP_CONNECTIONS", 3, 1, 32),
 		MailDir:         p.str("LEADBOX_MAIL_DIR", "mail"),

@@ -221,6 +221,27 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestSMTPPortFollowsTLS: implicit TLS listens on 465 (RFC 8314), so
+// that is its default port; a port that is set wins.
+func TestSMTPPortFollowsTLS(t *testing.T) {
+	tests := []struct {
+		tls, port string
+		want      int
+	}{
+		{"", "", 587},
+		{"starttls", "", 587},
+		{"tls", "", 465},
+		{"tls", "2465", 2465},
+		{"none", "", 587},
+	}
+	for _, tt := range tests {
+		c, err := config.Load(env(map[string]string{"LEADBOX_SMTP_TLS": tt.tls, "LEADBOX_SMTP_PORT": tt.port}))
+		if err != nil || c.SMTPPort != tt.want {
+			t.Errorf("TLS %q, port %q: port %d, error %v; want %d", tt.tls, tt.port, c.SMTPPort, err, tt.want)
+		}
+	}
+}
+
 func TestLoadSalesToWithSMTP(t *testing.T) {
 	if _, err := config.Load(env(map[string]string{
 		"LEADBOX_SMTP_HOST": "smtp.example.com", "LEADBOX_SALES_TO": "sales@example.com",
