@@ -164,7 +164,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		Listen:          p.str("LEADBOX_LISTEN", ":8080"),
 		BaseURL:         p.baseURL("LEADBOX_BASE_URL", "http://localhost:8080"),
-		Database:        p.str("LEADBOX_DATABASE", "leadbox.db"),
+		Database:        p.databasePath("LEADBOX_DATABASE", "leadbox.db"),
 		SMTPHost:        p.str("LEADBOX_SMTP_HOST", ""),
 		SMTPPort:        p.port("LEADBOX_SMTP_PORT", smtpPort),
 		SMTPUsername:    p.str("LEADBOX_SMTP_USERNAME", ""),
@@ -299,6 +299,17 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// databasePath is the SQLite file. A database URL (the contract's later
+// postgres://) is refused without repeating it: it may carry a password.
+func (p *parser) databasePath(name, def string) string {
+	v := p.str(name, def)
+	if strings.Contains(v, "://") {
+		p.fail(name, "is a URL; only a SQLite file path is supported yet (the value is not shown: it may hold a password)")
+		return ""
+	}
+	return v
 }
 
 // text is a human-facing string: surrounding space is dropped and control

@@ -173,6 +173,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad boolean", map[string]string{"LEADBOX_DOUBLE_OPT_IN": "perhaps"}, []string{"LEADBOX_DOUBLE_OPT_IN"}},
 		{"negative rate limit", map[string]string{"LEADBOX_RATE_LIMIT": "-1"}, []string{"LEADBOX_RATE_LIMIT"}},
 		{"no SMTP connections", map[string]string{"LEADBOX_SMTP_CONNECTIONS": "0"}, []string{"LEADBOX_SMTP_CONNECTIONS"}},
+		{"database URL", map[string]string{"LEADBOX_DATABASE": "postgres://leadbox:s3cretpw@db.internal/leadbox"}, []string{"LEADBOX_DATABASE"}},
 		{"too many SMTP connections", map[string]string{"LEADBOX_SMTP_CONNECTIONS": "33"}, []string{"LEADBOX_SMTP_CONNECTIONS"}},
 		{"bad proxy", map[string]string{"LEADBOX_TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"}, []string{"LEADBOX_TRUSTED_PROXIES"}},
 		{"origin with path", map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com/contact"}, []string{"LEADBOX_ALLOWED_ORIGINS"}},

@@ -122,7 +122,7 @@ type fileTransport struct{ dir string }
 
 func newFileTransport(dir string) (*fileTransport, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create mail folder: %w", err)
+		return nil, fmt.Errorf("LEADBOX_MAIL_DIR: create mail folder: %w", err)
 	}
 	return &fileTransport{dir: dir}, nil
 }

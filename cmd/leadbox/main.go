@@ -101,7 +101,7 @@ func withStore(ctx context.Context, getenv func(string) string, f func(config.Co
 	}
 	store, err := models.Open(ctx, cfg.Database)
 	if err != nil {
-		return err
+		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 	defer store.Close()
 	return f(cfg, store)

@@ -103,6 +103,45 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 }
 
+// TestStartUpErrorsNameTheSetting: a database or mail folder that cannot
+// be opened stops the server with an error naming the setting to fix, and
+// a database URL's password is not repeated.
+func TestStartUpErrorsNameTheSetting(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, setting, value string
+		// check-config opens neither the database nor the folder; it
+		// catches only what the settings themselves show.
+		checkConfigToo bool
+	}{
+		{"database in a missing folder", "LEADBOX_DATABASE", filepath.Join(dir, "missing", "leads.db"), false},
+		{"database URL", "LEADBOX_DATABASE", "postgres://leadbox:s3cretpw@db.internal:5432/leadbox", true},
+		{"mail folder under a file", "LEADBOX_MAIL_DIR", filepath.Join(file, "mail"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"LEADBOX_DATABASE": filepath.Join(t.TempDir(), "leads.db"), "LEADBOX_LISTEN": "127.0.0.1:0"}
+			env[tt.setting] = tt.value
+			for _, cmd := range []string{"serve", "check-config"} {
+				err := run(context.Background(), []string{cmd}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+				if cmd == "check-config" && !tt.checkConfigToo {
+					continue
+				}
+				if err == nil || !strings.Contains(err.Error(), tt.setting) {
+					t.Errorf("%s: error %v, want one naming %s", cmd, err, tt.setting)
+				}
+				if err != nil && strings.Contains(err.Error(), "s3cretpw") {
+					t.Errorf("%s: error %q repeats the password", cmd, err)
+				}
+			}
+		})
+	}
+}
+
 func TestRunRejectsBadConfig(t *testing.T) {
 	env := map[string]string{"LEADBOX_SMTP_PORT": "seventy", "LEADBOX_RATE_LIMIT": "-1"}
 	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)

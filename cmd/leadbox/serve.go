@@ -32,7 +32,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	store, err := models.Open(ctx, cfg.Database)
 	if err != nil {
-		return err
+		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 	defer store.Close()
 	consentText, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
