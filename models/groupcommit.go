@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // maxGroup bounds one group commit, so one transaction never grows
@@ -45,6 +47,10 @@ type groupCommitter struct {
 	// crowdedAt is when (UnixNano) a group last had busyGroup or more
 	// submissions: requests queuing up behind the writer.
 	crowdedAt atomic.Int64
+	// cannotStore is set when a commit failed for want of storage (see
+	// isStorageFailure) and cleared by the next that succeeds: leads
+	// cannot be kept, which readiness reports.
+	cannotStore atomic.Bool
 }
 
 // busyGroup and busyFor define "the form is busy": a group of at least
@@ -250,6 +256,7 @@ func (g *groupCommitter) commit(group []*createReq) {
 		}
 		return nil
 	})
+	g.noteStorage(err)
 	if err == nil {
 		g.remember(live)
 		return
@@ -261,10 +268,38 @@ func (g *groupCommitter) commit(group []*createReq) {
 	// Nothing of the group was committed; commit each alone.
 	for _, r := range live {
 		r.err = g.inTx(func(st leadStmts) error { return g.insert(st, r, newUncommitted(1)) })
+		g.noteStorage(r.err)
 		if r.err == nil {
 			g.remember([]*createReq{r})
 		}
 	}
+}
+
+// noteStorage records whether a commit showed the database unable to keep
+// leads (see cannotStore).
+func (g *groupCommitter) noteStorage(err error) {
+	switch {
+	case err == nil:
+		g.cannotStore.Store(false)
+	case isStorageFailure(err):
+		g.cannotStore.Store(true)
+	}
+}
+
+// isStorageFailure reports errors that no retry of the same submission can
+// fix: the disk is full or failing, the file is read-only, gone or not a
+// database. A constraint or a bad value is the submission's own problem.
+func isStorageFailure(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case sqlite3.ErrFull, sqlite3.ErrIoErr, sqlite3.ErrReadonly, sqlite3.ErrCantOpen,
+		sqlite3.ErrCorrupt, sqlite3.ErrNotADB, sqlite3.ErrPerm:
+		return true
+	}
+	return false
 }
 
 // uncommitted is what a group has written so far: the in-memory indexes

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -144,14 +145,34 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping reports whether the database answers a query.
+// Ping reports whether the database can keep leads: its file can be read
+// and, after a lead could not be stored for want of storage (a full disk,
+// a read-only file), a write of a lead's size succeeds again. That probe
+// is made only then, so a healthy database is not written to by checks.
 func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.r.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+	var tables int
+	// sqlite_schema is read from the file; "SELECT 1" would not touch it.
+	if err := s.r.WithContext(ctx).Raw("SELECT count(*) FROM sqlite_schema").Scan(&tables).Error; err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
+	if !s.commits.cannotStore.Load() {
+		return nil
+	}
+	probe := make([]byte, probeSize)
+	_, _ = rand.Read(probe) // random, so no page of it can be shared or compressed away
+	err := s.w.WithContext(ctx).Exec(`INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, "storage_probe", probe).Error
+	if err != nil {
+		return fmt.Errorf("ping database: leads cannot be stored: %w", err)
+	}
+	s.commits.cannotStore.Store(false)
 	return nil
 }
+
+// probeSize is about what a lead with its consent event and emails takes
+// in the write-ahead log: a probe that fits where a lead would not proves
+// nothing.
+const probeSize = 8 << 10
 
 func (s *Store) checkVersion(ctx context.Context) error {
 	var v string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -489,5 +490,46 @@ func TestReadPoolIsReadyForConcurrentUse(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
+	}
+}
+
+// TestPingReportsWhenLeadsCannotBeStored: a database that can be read but
+// not written (here: at its size limit, as on a full disk) is not ready,
+// and is ready again once a lead's worth of writing succeeds.
+func TestPingReportsWhenLeadsCannotBeStored(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping of a healthy database: %v", err)
+	}
+	limit := func(pages int64) {
+		t.Helper()
+		var got int64
+		if err := s.w.Raw(fmt.Sprintf("PRAGMA max_page_count = %d", pages)).Row().Scan(&got); err != nil {
+			t.Fatalf("max_page_count: %v", err)
+		}
+	}
+	var pages int64
+	if err := s.w.Raw("PRAGMA page_count").Row().Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	limit(pages)
+	lead, ev, out := newLead(t, s, "ann@example.com")
+	lead.Message = strings.Repeat("A long message. ", 500)
+	if err := s.CreateLead(ctx, lead, ev, out); err == nil || !isStorageFailure(err) {
+		t.Fatalf("CreateLead in a full database: %v, want a storage failure", err)
+	}
+	for range 2 { // the probe itself must not make it ready
+		if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "leads cannot be stored") {
+			t.Errorf("Ping after a lead could not be stored: %v, want an error", err)
+		}
+	}
+	limit(1 << 30)
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping once space is back: %v, want nil", err)
+	}
+	again, ev2, out2 := newLead(t, s, "ann@example.com")
+	if err := s.CreateLead(ctx, again, ev2, out2); err != nil {
+		t.Errorf("CreateLead once space is back: %v", err)
 	}
 }
