@@ -212,7 +212,7 @@ func (c *Composer) Compose(m models.OutboxMessage, now time.Time) (*gomail.Msg, 
 		// The visitor goes in Reply-To, never From: the mail is ours, and
 		// Reply must reach them. mail.Address encodes the name (RFC 2047),
 		// so no visitor text is ever formatted into a header by hand.
-		msg.ReplyToMailAddress(&mail.Address{Name: oneLine(m.Lead.Name), Address: to.Address})
+		msg.ReplyToMailAddress(&mail.Address{Name: headerText(m.Lead.Name), Address: to.Address})
 		msg.Subject(subjectFor(m.Lead))
 		data = c.notificationData(m.Lead)
 	case models.KindConsentConfirmation:
@@ -284,11 +284,20 @@ func (c *Composer) showTime(t time.Time) string {
 // not printable ASCII (RFC 2047); flattening to one line here is for the
 // reader, not for safety.
 func subjectFor(l *models.Lead) string {
-	s := "New enquiry from " + oneLine(l.Name)
-	if company := oneLine(l.Company); company != "" {
+	s := "New enquiry from " + headerText(l.Name)
+	if company := headerText(l.Company); company != "" {
 		s += " (" + company + ")"
 	}
 	return s
+}
+
+// headerText is visitor text made fit for a header: one line, and no "=?"
+// for a mail client to decode as an RFC 2047 encoded-word. A name typed as
+// "=?utf-8?q?=E2=80=AEevil=0D=0ABcc:...?=" is plain ASCII, so it passes
+// validation and go-mail sends it as it is; decoded, it would show sales a
+// bidi override and a fake header line.
+func headerText(s string) string {
+	return strings.ReplaceAll(oneLine(s), "=?", "= ?")
 }
 
 // oneLine turns control characters and runs of white space into single

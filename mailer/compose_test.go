@@ -3,12 +3,14 @@ package mailer
 import (
 	"bytes"
 	"html"
+	"mime"
 	"net/mail"
 	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/internal/smtptest"
@@ -200,6 +202,7 @@ func TestHeaderInjection(t *testing.T) {
 		{"x\nBcc: evil@x.com", "y\nCc: evil@x.com"},
 		{"x\r\n\r\nbody", "\x00"},
 		{"=?UTF-8?q?x=0D=0ABcc:_evil@x.com?=", ""},
+		{"=?utf-8?q?=E2=80=AEevil=0D=0ABcc:_x@evil.com?=", "=?utf-8?b?DQpCY2M6IHhAZXZpbC5jb20=?="},
 		{"\"Quoted\" <evil@x.com>, other@x.com", "a,b;c:d<e>"},
 	}
 	cfg := testConfig(t, nil)
@@ -207,8 +210,19 @@ func TestHeaderInjection(t *testing.T) {
 		t.Run(strings.ToValidUTF8(tt.name, "?"), func(t *testing.T) {
 			lead := testLead(tt.name)
 			lead.Company = tt.company
-			_, raw, _ := composeFor(t, cfg, lead, false, models.KindSalesNotification)
+			p, raw, _ := composeFor(t, cfg, lead, false, models.KindSalesNotification)
 			checkHeaders(t, raw, notificationHeaders)
+			// As a mail client shows them: encoded-words decoded.
+			var dec mime.WordDecoder
+			for _, h := range []string{"Subject", "Reply-To"} {
+				shown, err := dec.DecodeHeader(p.header.Get(h))
+				if err != nil {
+					t.Fatalf("decode %s %q: %v", h, p.header.Get(h), err)
+				}
+				if strings.ContainsFunc(shown, func(r rune) bool { return unicode.IsControl(r) || r == '\u202e' }) {
+					t.Errorf("%s shows as %+q: a line break, control or bidi character", h, shown)
+				}
+			}
 		})
 	}
 }
