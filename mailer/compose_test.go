@@ -364,3 +364,29 @@ func TestNotificationRecipient(t *testing.T) {
 		t.Errorf("Compose with a broken recipient: error %v, want one naming it", err)
 	}
 }
+
+// TestInternationalDomainGoesOutAsASCII: an address at bücher.de was
+// accepted by the form; mail servers without SMTPUTF8 (RFC 6531) refuse
+// it in RCPT TO, so the emails carry its ASCII form (RFC 5891), which
+// reaches the same mailbox. The lead row keeps what the visitor typed.
+func TestInternationalDomainGoesOutAsASCII(t *testing.T) {
+	cfg := testConfig(t, nil)
+	lead := testLead("Zoë")
+	lead.Email = "zoe@Bücher.de"
+	for kind, header := range map[string]string{
+		models.KindConsentConfirmation: "To",
+		models.KindSalesNotification:   "Reply-To",
+	} {
+		p, _, m := composeFor(t, cfg, lead, true, kind)
+		a, err := mail.ParseAddress(p.header.Get(header))
+		if err != nil || a.Address != "zoe@xn--bcher-kva.de" {
+			t.Errorf("%s: %s %q (%v), want zoe@xn--bcher-kva.de", kind, header, p.header.Get(header), err)
+		}
+		if m.Lead.Email != "zoe@Bücher.de" {
+			t.Errorf("%s: the lead's address became %q", kind, m.Lead.Email)
+		}
+	}
+	if got := asciiDomain("ann@example.com"); got != "ann@example.com" {
+		t.Errorf("asciiDomain of an ASCII address = %q", got)
+	}
+}
