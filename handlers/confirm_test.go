@@ -292,8 +292,9 @@ func TestReconsent(t *testing.T) {
 	}
 	// Either opt-out link still works for the person.
 	res = app.get(t, "/optout/"+first.OptOutToken)
-	if res.status != http.StatusOK || !strings.Contains(res.body, "Stop marketing emails?") {
-		t.Errorf("old opt-out link after re-consent: got %v, want the question", res)
+	if res.status != http.StatusOK || !strings.Contains(res.body, "Stop marketing emails?") ||
+		!strings.Contains(res.body, "may send marketing emails to <strong>a***@example.com</strong>: you agreed") {
+		t.Errorf("old opt-out link after re-consent: got %v, want the question and the state (subscribed)", res)
 	}
 }
 

@@ -15,6 +15,9 @@ type optOutPage struct {
 	Action   string
 	OptedOut bool
 	JustNow  bool
+	// State is the person's marketing state, for the page to say where
+	// they stand before they choose.
+	State models.MarketingState
 }
 
 // optOutShow shows whether the person is opted out and, if not, one button
@@ -38,6 +41,7 @@ func optOutShow(d Deps, rend *renderer) gin.HandlerFunc {
 			Masked:   maskEmail(lead.Email),
 			Action:   c.Request.URL.Path,
 			OptedOut: state == models.StateWithdrawn,
+			State:    state,
 		})
 	}
 }

@@ -36,6 +36,18 @@ func checkNotRedirected(t *testing.T, what string, r response) {
 	}
 }
 
+// TestOptOutPageWithoutConsent: someone who never ticked the box can
+// still use the link; the page says they get no marketing email now.
+func TestOptOutPageWithoutConsent(t *testing.T) {
+	_, _, app := newTestServer(t, nil)
+	lead := app.submitLead(t, "ann@example.com", false)
+	res := app.get(t, "/optout/"+lead.OptOutToken)
+	if res.status != http.StatusOK || !strings.Contains(res.body, "sends no marketing emails to <strong>a***@example.com</strong>: you have not agreed") {
+		t.Errorf("GET opt-out link without consent: %v, want the state (none)", res)
+	}
+	checkOneButtonForm(t, res.body, "/optout/"+lead.OptOutToken)
+}
+
 func TestOptOutPage(t *testing.T) {
 	_, _, app := newTestServer(t, nil)
 	lead := app.submitLead(t, "ann@example.com", true)
@@ -57,6 +69,9 @@ func TestOptOutPage(t *testing.T) {
 	}
 	if !strings.Contains(res.body, "Stop marketing emails?") {
 		t.Errorf("page does not ask whether to stop marketing emails:\n%s", res.body)
+	}
+	if !strings.Contains(res.body, "have not confirmed yet") {
+		t.Errorf("page does not say the person has not confirmed yet (state pending):\n%s", res.body)
 	}
 	checkOneButtonForm(t, res.body, path)
 
