@@ -246,3 +246,17 @@ func TestJSONConsentIsTrueOrFalse(t *testing.T) {
 		t.Errorf("%d leads stored, want none", c.leads)
 	}
 }
+
+// TestRawSemicolonInAForm: a hand-built urlencoded body (curl -d) may carry
+// a raw ";", which the form encoding treats as text, not as a separator.
+func TestRawSemicolonInAForm(t *testing.T) {
+	_, _, app := newTestServer(t, nil)
+	body := "name=Semi&email=semi@example.com&message=Call me 9-5; thanks"
+	res := app.do(t, http.MethodPost, "/contact", "application/x-www-form-urlencoded", []byte(body), acceptJSON)
+	if res.status != http.StatusCreated {
+		t.Fatalf("status %v, want 201", res)
+	}
+	if got := app.lastLead(t).lead.Message; got != "Call me 9-5; thanks" {
+		t.Errorf("stored message %q, want %q", got, "Call me 9-5; thanks")
+	}
+}

@@ -114,7 +114,10 @@ func decodeSubmission(contentType string, body []byte) (submission, error) {
 	var s submission
 	switch mediaType {
 	case "application/x-www-form-urlencoded":
-		values, err := url.ParseQuery(string(body))
+		// The form encoding (WHATWG URL §5) splits on "&" only; Go refuses
+		// a raw ";" (it once split on it), which would fail "9-5; thanks"
+		// typed into a hand-built body. Browsers escape it themselves.
+		values, err := url.ParseQuery(strings.ReplaceAll(string(body), ";", "%3B"))
 		if err != nil {
 			return submission{}, malformed(unreadableForm)
 		}
