@@ -28,11 +28,12 @@ type captchaWidget struct {
 // intake is what showing and accepting the hosted form share: the wording
 // beside the box and the bot defences a submission passes.
 type intake struct {
-	consentText string
-	stamps      formStamps
-	minFillTime time.Duration // 0: time trap off
-	captcha     *captcha      // nil: no CAPTCHA
-	spam        SpamNoter
+	consentText   string
+	consentTextID int64 // its stored version, signed into the form's stamp
+	stamps        formStamps
+	minFillTime   time.Duration // 0: time trap off
+	captcha       *captcha      // nil: no CAPTCHA
+	spam          SpamNoter
 }
 
 // formOrder is the order of fields on the form, for the error summary.
@@ -40,6 +41,8 @@ var formOrder = []string{"name", "email", "phone", "company", "message", "market
 
 // page is the data of the hosted form showing form's values and errs.
 func (in intake) page(rend *renderer, form submission, errs map[string]string) contactPage {
+	// A form shown again shows today's wording; its stamp must say so.
+	form.Stamp = in.stamps.restamp(form.Stamp, in.consentTextID)
 	p := contactPage{
 		pageData:    pageData{Site: rend.site},
 		Form:        form,
@@ -80,7 +83,7 @@ func contactShow(rend *renderer, in intake, now func() time.Time) gin.HandlerFun
 			UTMTerm:     cleanAttribution(q.Get("utm_term"), maxAttribution),
 			UTMContent:  cleanAttribution(q.Get("utm_content"), maxAttribution),
 		}
-		form.Stamp = in.stamps.issue(now())
+		form.Stamp = in.stamps.issue(now(), in.consentTextID)
 		rend.page(c, http.StatusOK, "contact", in.page(rend, form, nil))
 	}
 }

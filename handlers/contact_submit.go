@@ -51,11 +51,10 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 			fakeSuccess(models.SpamHoneypot)
 			return
 		}
-		if in.minFillTime > 0 {
-			if v := in.stamps.check(sub.Stamp, d.Now(), in.minFillTime); v == stampForged || v == stampFast {
-				fakeSuccess(models.SpamTimeTrap)
-				return
-			}
+		verdict, shownText := in.stamps.check(sub.Stamp, d.Now(), in.minFillTime)
+		if in.minFillTime > 0 && (verdict == stampForged || verdict == stampFast) {
+			fakeSuccess(models.SpamTimeTrap)
+			return
 		}
 		if errs := sub.Valid(); errs != nil {
 			refuse(c, rend, in, sub, http.StatusUnprocessableEntity, errs)
@@ -81,6 +80,7 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 			IP:        c.ClientIP(),
 			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
 			Referer:   c.Request.Referer(),
+			ShownText: shownText,
 		})
 		guards := models.Guards{LimitConfirmations: true, MaxConfirmations: cfg.ConfirmLimit}
 		if cfg.DuplicateWindow > 0 {
@@ -175,6 +175,9 @@ func consentStatus(given, doubleOptIn bool) string {
 // consent.
 type clientInfo struct {
 	IP, UserAgent, Referer string
+	// ShownText is the consent wording the hosted form showed, from its
+	// signed stamp; 0 (an external form, a JSON client): the configured one.
+	ShownText int64
 }
 
 // lead turns a valid submission into the records to commit.
@@ -202,6 +205,9 @@ func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEve
 	}
 	given, _ := s.consentGiven()
 	textID := d.ConsentText.ID
+	if ci.ShownText != 0 {
+		textID = ci.ShownText
+	}
 	consent := models.ConsentEvent{
 		Subject:       models.NormalizeEmail(lead.Email),
 		Purpose:       models.PurposeMarketingEmail,

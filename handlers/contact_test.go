@@ -115,7 +115,7 @@ func TestContactPageAttribution(t *testing.T) {
 		"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring sale",
 		"utm_term": `"q"`, "utm_content": "a<b",
 	}
-	if !strings.HasPrefix(hidden["_ts"], "v1.") {
+	if !strings.HasPrefix(hidden["_ts"], "v2.") {
 		t.Errorf("hidden _ts = %q, want a signed time-trap stamp", hidden["_ts"])
 	}
 	delete(hidden, "_ts")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -388,5 +389,53 @@ func TestConcurrentSubmissions(t *testing.T) {
 	wantOutbox := want + int64(workers*((each+1)/2))
 	if got.leads != want || got.events != want || got.outbox != wantOutbox {
 		t.Errorf("rows = %+v, want %d leads, %d events, %d outbox", got, want, want, wantOutbox)
+	}
+}
+
+// TestLeadKeepsTheWordingItsFormShowed: the consent wording changed (a new
+// LEADBOX_CONSENT_TEXT, a restart) while a visitor had the hosted form
+// open. Their lead records the wording they were shown, which the form's
+// stamp carries; a form refused and shown again shows, and records, the
+// new one.
+func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
+	const wordingA, wordingB = "Wording A: email me your offers.", "Wording B: email me offers and news from partners."
+	db := filepath.Join(t.TempDir(), "leads.db")
+	_, _, before := newTestServer(t, map[string]string{"LEADBOX_DATABASE": db, "LEADBOX_CONSENT_TEXT": wordingA})
+	page := before.get(t, "/contact").body
+	if !strings.Contains(page, wordingA) {
+		t.Fatalf("the form does not show wording A:\n%s", page)
+	}
+	stamp := stampOf(t, page)
+	_, _, after := newTestServer(t, map[string]string{"LEADBOX_DATABASE": db, "LEADBOX_CONSENT_TEXT": wordingB})
+
+	ticked := func(set map[string]any) map[string]any {
+		return with(validFields(), with(map[string]any{"marketing_consent": "on"}, set))
+	}
+	res := after.post(t, urlencoded, ticked(map[string]any{"_ts": stamp}), nil)
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("post of the open form: %v, want 303", res)
+	}
+	if got := after.lastLead(t).text.Text; got != wordingA {
+		t.Errorf("recorded wording %q, want the one the form showed, %q", got, wordingA)
+	}
+
+	res = after.post(t, urlencoded, ticked(map[string]any{"_ts": stamp, "email": "typo", "message": "Second enquiry"}), nil)
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, wordingB) {
+		t.Fatalf("refused form: %v, want 422 showing wording B", res)
+	}
+	res = after.post(t, urlencoded, ticked(map[string]any{"_ts": stampOf(t, res.body), "message": "Second enquiry"}), nil)
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("corrected form: %v, want 303", res)
+	}
+	if got := after.lastLead(t).text.Text; got != wordingB {
+		t.Errorf("corrected form recorded wording %q, want the one it showed then, %q", got, wordingB)
+	}
+
+	res = after.post(t, jsonBody, with(validFields(), map[string]any{"marketing_consent": true, "message": "Third"}), nil)
+	if res.status != http.StatusCreated {
+		t.Fatalf("JSON post: %v", res)
+	}
+	if got := after.lastLead(t).text.Text; got != wordingB {
+		t.Errorf("a JSON client's lead recorded wording %q, want the configured %q", got, wordingB)
 	}
 }

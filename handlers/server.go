@@ -87,11 +87,12 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("LEADBOX_CAPTCHA: %w", err)
 	}
 	in := intake{
-		consentText: d.ConsentText.Text,
-		stamps:      formStamps{key: d.FormKey},
-		minFillTime: cfg.MinFillTime,
-		captcha:     capt,
-		spam:        d.Spam,
+		consentText:   d.ConsentText.Text,
+		consentTextID: d.ConsentText.ID,
+		stamps:        formStamps{key: d.FormKey},
+		minFillTime:   cfg.MinFillTime,
+		captcha:       capt,
+		spam:          d.Spam,
 	}
 	policy := securityPolicy{
 		formActions:    cfg.AllowedOrigins,

@@ -94,11 +94,17 @@ func newTestServerWithClock(t *testing.T, env map[string]string, clock func() ti
 	if err != nil {
 		t.Fatalf("ConsentTextVersion: %v", err)
 	}
+	// As `leadbox serve` does: instances on one database share the key.
+	formKey, err := store.Secret(ctx, "form_stamp")
+	if err != nil {
+		t.Fatalf("Secret: %v", err)
+	}
 	app := &testApp{store: store, cfg: cfg, dbPath: dbPath}
 	h, err := handlers.NewServer(handlers.Deps{
 		Config:      cfg,
 		Store:       store,
 		ConsentText: ct,
+		FormKey:     formKey,
 		Notify:      func() { app.notified.Add(1) },
 		Spam:        &app.spam,
 		Now:         clock,
