@@ -47,6 +47,20 @@ func submitTicked(t *testing.T, s *Store, email string, at time.Time, g Guards) 
 	return c.ConfirmationDropped
 }
 
+// TestConfirmationLimitAcrossSpellings: full-width letters in the domain
+// reach the same mailbox (IDNA maps them), so they do not buy a bot more
+// confirmation emails to its victim.
+func TestConfirmationLimitAcrossSpellings(t *testing.T) {
+	s := newStore(t)
+	now := time.Now().UTC()
+	for i, email := range []string{"victim@example.com", "victim@ｅxample.com", "victim@eｘample.com", "VICTIM@xn--bcher-kva.de", "victim@bücher.de"} {
+		want := i != 0 && i != 3 // one each for example.com and bücher.de
+		if got := submitTicked(t, s, email, now, limitOf(1)); got != want {
+			t.Errorf("submission %d (%s): dropped = %v, want %v", i+1, email, got, want)
+		}
+	}
+}
+
 func TestConfirmationLimit(t *testing.T) {
 	s := newStore(t)
 	now := time.Now().UTC()

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"golang.org/x/net/idna"
 )
 
 // ErrNotFound is returned when a looked-up record does not exist.
@@ -191,7 +193,49 @@ func NewKey(n int) string {
 
 // NormalizeEmail returns the key under which a person's consent is kept.
 // Addresses are compared case-insensitively in practice, whatever RFC 5321
-// allows for local parts, so both halves are lower-cased.
+// allows for local parts, so both halves are lower-cased. The domain is
+// brought to its one IDNA form (RFC 5891, UTS #46 mapping), shown in
+// Unicode: "Bücher.DE" and "xn--bcher-kva.de" are "bücher.de", and the
+// full-width "ｅxample.com" is "example.com". Each of those spellings
+// reaches the same mailboxes (emails go out in the ASCII form), so each
+// must be the same person for opt-outs, duplicates and the confirmation
+// limit.
 func NormalizeEmail(addr string) string {
-	return strings.ToLower(strings.TrimSpace(addr))
+	addr = strings.TrimSpace(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return strings.ToLower(addr)
+	}
+	return strings.ToLower(addr[:at]) + "@" + canonicalDomain(addr[at+1:])
+}
+
+// canonicalDomain is the domain part of NormalizeEmail. A plain ASCII
+// domain (almost all of them) is only lower-cased; one IDNA refuses is
+// lower-cased too, and is delivered, if at all, as typed.
+func canonicalDomain(d string) string {
+	lower := strings.ToLower(d)
+	if isLDH(lower) && !strings.Contains(lower, "xn--") {
+		return lower
+	}
+	ascii, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return lower
+	}
+	u, err := idna.Lookup.ToUnicode(ascii)
+	if err != nil {
+		return lower
+	}
+	return u
+}
+
+// isLDH reports a domain of ASCII letters, digits, hyphens and dots only,
+// which IDNA leaves as it is once lower-cased.
+func isLDH(d string) bool {
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -456,8 +456,24 @@ func TestOpenRefusesQueryInPath(t *testing.T) {
 }
 
 func TestNormalizeEmail(t *testing.T) {
-	if got := NormalizeEmail("  Ann.Example@EXAMPLE.com "); got != "ann.example@example.com" {
-		t.Errorf("NormalizeEmail = %q, want ann.example@example.com", got)
+	tests := []struct{ in, want string }{
+		{"  Ann.Example@EXAMPLE.com ", "ann.example@example.com"},
+		{"ann@sub-1.example.co.uk", "ann@sub-1.example.co.uk"},
+		// Every spelling that reaches the same mailbox is the same person.
+		{"Zoe@Bücher.DE", "zoe@bücher.de"},
+		{"zoe@xn--bcher-kva.de", "zoe@bücher.de"},
+		{"zoe@XN--BCHER-KVA.DE", "zoe@bücher.de"},
+		{"victim@ｅxample.com", "victim@example.com"},
+		{"victim@exａmple.ｃom", "victim@example.com"},
+		{"a@ﬁ.com", "a@fi.com"},
+		// What IDNA refuses is only lower-cased.
+		{"a@-bad-.com", "a@-bad-.com"},
+		{"no-at-sign", "no-at-sign"},
+	}
+	for _, tt := range tests {
+		if got := NormalizeEmail(tt.in); got != tt.want {
+			t.Errorf("NormalizeEmail(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -320,3 +320,19 @@ func TestEachSalesAddressGetsItsOwnEmail(t *testing.T) {
 		t.Errorf("leadbox outbox does not show which sales address failed:\n%s", out)
 	}
 }
+
+// TestOptOutByTheASCIIFormOfADomain: sales see a lead at bücher.de as
+// zoe@xn--bcher-kva.de in Reply-To (the form mail servers take) and may
+// paste that into `leadbox optout`: it is the same person.
+func TestOptOutByTheASCIIFormOfADomain(t *testing.T) {
+	a := startApp(t, smtptest.NewServer(t))
+	a.submit(t, leadForm("Zoë Visitor", "Zoe@Bücher.de", true))
+	replyTo := a.waitForEmailsTo(t, salesAddr, 1)[0].address(t, "Reply-To")
+	if replyTo != "Zoe@xn--bcher-kva.de" {
+		t.Fatalf("notification Reply-To = %s, want Zoe@xn--bcher-kva.de", replyTo)
+	}
+	a.cli(t, "optout", replyTo)
+	if state, _ := a.consent(t, "zoe@bücher.de"); state != string(models.StateWithdrawn) {
+		t.Errorf("state of zoe@bücher.de after opting out %s: %s, want %s", replyTo, state, models.StateWithdrawn)
+	}
+}
