@@ -41,8 +41,12 @@ var formOrder = []string{"name", "email", "phone", "company", "message", "market
 
 // page is the data of the hosted form showing form's values and errs.
 func (in intake) page(rend *renderer, form submission, errs map[string]string) contactPage {
-	// A form shown again shows today's wording; its stamp must say so.
-	form.Stamp = in.stamps.restamp(form.Stamp, in.consentTextID)
+	// A form shown again (refused) shows today's wording; its token must
+	// say so. Its stamp stays, so a quick fix is not taken for a bot.
+	form.Wording = ""
+	if form.Stamp != "" {
+		form.Wording = in.stamps.wording(form.Stamp, in.consentTextID)
+	}
 	p := contactPage{
 		pageData:    pageData{Site: rend.site},
 		Form:        form,
@@ -83,7 +87,7 @@ func contactShow(rend *renderer, in intake, now func() time.Time) gin.HandlerFun
 			UTMTerm:     cleanAttribution(q.Get("utm_term"), maxAttribution),
 			UTMContent:  cleanAttribution(q.Get("utm_content"), maxAttribution),
 		}
-		form.Stamp = in.stamps.issue(now(), in.consentTextID)
+		form.Stamp = in.stamps.issue(now())
 		rend.page(c, http.StatusOK, "contact", in.page(rend, form, nil))
 	}
 }

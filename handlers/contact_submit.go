@@ -51,10 +51,14 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 			fakeSuccess(models.SpamHoneypot)
 			return
 		}
-		verdict, shownText := in.stamps.check(sub.Stamp, d.Now(), in.minFillTime)
+		verdict := in.stamps.check(sub.Stamp, d.Now(), in.minFillTime)
 		if in.minFillTime > 0 && (verdict == stampForged || verdict == stampFast) {
 			fakeSuccess(models.SpamTimeTrap)
 			return
+		}
+		var shownText int64
+		if verdict == stampOK {
+			shownText = in.stamps.shown(sub.Stamp, sub.Wording)
 		}
 		if errs := sub.Valid(); errs != nil {
 			refuse(c, rend, in, sub, http.StatusUnprocessableEntity, errs)

@@ -115,10 +115,14 @@ func TestContactPageAttribution(t *testing.T) {
 		"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring sale",
 		"utm_term": `"q"`, "utm_content": "a<b",
 	}
-	if !strings.HasPrefix(hidden["_ts"], "v2.") {
+	if !strings.HasPrefix(hidden["_ts"], "v1.") {
 		t.Errorf("hidden _ts = %q, want a signed time-trap stamp", hidden["_ts"])
 	}
+	if !strings.HasPrefix(hidden["_tw"], "w1.") {
+		t.Errorf("hidden _tw = %q, want a signed consent-wording token", hidden["_tw"])
+	}
 	delete(hidden, "_ts")
+	delete(hidden, "_tw")
 	if keys := sortedKeys(hidden); !slices.Equal(keys, sortedKeys(want)) {
 		t.Errorf("hidden fields %v, want %v", keys, sortedKeys(want))
 	}

@@ -21,9 +21,15 @@ import (
 // stampOf returns the time-trap stamp of a rendered hosted form.
 func stampOf(t *testing.T, page string) string {
 	t.Helper()
-	m := regexp.MustCompile(`name="_ts" value="([^"]+)"`).FindStringSubmatch(page)
+	return hiddenOf(t, page, "_ts")
+}
+
+// hiddenOf returns the value of a hidden field of a rendered hosted form.
+func hiddenOf(t *testing.T, page, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]+)"`).FindStringSubmatch(page)
 	if m == nil {
-		t.Fatalf("no _ts field in the form:\n%s", page)
+		t.Fatalf("no %s field in the form:\n%s", name, page)
 	}
 	return html.UnescapeString(m[1])
 }
@@ -405,13 +411,13 @@ func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
 	if !strings.Contains(page, wordingA) {
 		t.Fatalf("the form does not show wording A:\n%s", page)
 	}
-	stamp := stampOf(t, page)
+	stamp, token := stampOf(t, page), hiddenOf(t, page, "_tw")
 	_, _, after := newTestServer(t, map[string]string{"LEADBOX_DATABASE": db, "LEADBOX_CONSENT_TEXT": wordingB})
 
 	ticked := func(set map[string]any) map[string]any {
 		return with(validFields(), with(map[string]any{"marketing_consent": "on"}, set))
 	}
-	res := after.post(t, urlencoded, ticked(map[string]any{"_ts": stamp}), nil)
+	res := after.post(t, urlencoded, ticked(map[string]any{"_ts": stamp, "_tw": token}), nil)
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("post of the open form: %v, want 303", res)
 	}
@@ -419,11 +425,14 @@ func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
 		t.Errorf("recorded wording %q, want the one the form showed, %q", got, wordingA)
 	}
 
-	res = after.post(t, urlencoded, ticked(map[string]any{"_ts": stamp, "email": "typo", "message": "Second enquiry"}), nil)
+	res = after.post(t, urlencoded, ticked(map[string]any{"_ts": stamp, "_tw": token, "email": "typo", "message": "Second enquiry"}), nil)
 	if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, wordingB) {
 		t.Fatalf("refused form: %v, want 422 showing wording B", res)
 	}
-	res = after.post(t, urlencoded, ticked(map[string]any{"_ts": stampOf(t, res.body), "message": "Second enquiry"}), nil)
+	if stampOf(t, res.body) != stamp {
+		t.Errorf("the refused form's stamp changed: a quick fix would be taken for a bot")
+	}
+	res = after.post(t, urlencoded, ticked(map[string]any{"_ts": stamp, "_tw": hiddenOf(t, res.body, "_tw"), "message": "Second enquiry"}), nil)
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("corrected form: %v, want 303", res)
 	}

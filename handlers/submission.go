@@ -63,6 +63,7 @@ type submission struct {
 	Gotcha                                                 string // honeypot
 	Next                                                   string // redirect target after success
 	Stamp                                                  string // the hosted form's signed render time (_ts)
+	Wording                                                string // the consent wording it showed, signed (_tw)
 	// Answers of CAPTCHA widgets, in the fields the providers' widgets use.
 	Turnstile, HCaptcha string
 
@@ -79,7 +80,7 @@ func (s *submission) fields() map[string]*string {
 		"message": &s.Message, "marketing_consent": &s.Consent, "page": &s.Page,
 		"utm_source": &s.UTMSource, "utm_medium": &s.UTMMedium, "utm_campaign": &s.UTMCampaign,
 		"utm_term": &s.UTMTerm, "utm_content": &s.UTMContent,
-		"_gotcha": &s.Gotcha, "_next": &s.Next, "_ts": &s.Stamp,
+		"_gotcha": &s.Gotcha, "_next": &s.Next, "_ts": &s.Stamp, "_tw": &s.Wording,
 		"cf-turnstile-response": &s.Turnstile, "h-captcha-response": &s.HCaptcha,
 	}
 }
