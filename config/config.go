@@ -305,7 +305,7 @@ func (p *parser) str(name, def string) string {
 // postgres://) is refused without repeating it: it may carry a password.
 func (p *parser) databasePath(name, def string) string {
 	v := p.str(name, def)
-	if strings.Contains(v, "://") {
+	if strings.Contains(v, "://") && !strings.HasPrefix(v, "file:") { // file: is SQLite's own URI form
 		p.fail(name, "is a URL; only a SQLite file path is supported yet (the value is not shown: it may hold a password)")
 		return ""
 	}

@@ -243,6 +243,15 @@ func TestSMTPPortFollowsTLS(t *testing.T) {
 	}
 }
 
+// TestDatabaseFileURI: SQLite's own file: URIs are paths, not a database
+// server's URL.
+func TestDatabaseFileURI(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"LEADBOX_DATABASE": "file:///var/lib/leadbox/leads.db"}))
+	if err != nil || c.Database != "file:///var/lib/leadbox/leads.db" {
+		t.Errorf("file: URI: %q, %v; want it kept", c.Database, err)
+	}
+}
+
 func TestLoadSalesToWithSMTP(t *testing.T) {
 	if _, err := config.Load(env(map[string]string{
 		"LEADBOX_SMTP_HOST": "smtp.example.com", "LEADBOX_SALES_TO": "sales@example.com",

@@ -446,9 +446,11 @@ func validEmail(v string) string {
 }
 
 // validLocalPart allows the RFC 5322 dot-atom in ASCII: letters, digits and
-// !#$%&'*+-/=?^_`{|}~, with single dots between.
+// !#$%&'*+-/=?^_`{|}~, with single dots between; but not "=?", which mail
+// clients would decode in To and Reply-To as an RFC 2047 encoded-word
+// (hiding a bidi override, say) and no real mailbox uses.
 func validLocalPart(s string) bool {
-	if s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+	if s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") || strings.Contains(s, "=?") {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -31,7 +31,8 @@ func TestValidEmail(t *testing.T) {
 		{"Ann.Example+tag@Example.COM", true},
 		{"a@b.co", true},
 		{"o'neil@example.ie", true},
-		{"user!#$%&'*+-/=?^_`{|}~@example.com", true},
+		{"user!#$%&'*+-/?=^_`{|}~@example.com", true},
+		{"=?utf-8?q?=E2=80=AEmoc.elpmaxe?=@example.com", false}, // an encoded-word
 		{"ann@mail.example.co.uk", true},
 		{"ann@xn--bcher-kva.de", true},
 		{"ann@bücher.de", true},

@@ -85,6 +85,14 @@ func TestTickingAgainAfterAnOptOutIsNotADuplicate(t *testing.T) {
 	if dup, err := duplicate(s.CreateLeadOnce(ctx, again, ev2, out2, guards)); err != nil || !dup {
 		t.Fatalf("the same submission again: duplicate %v, err %v; want a duplicate", dup, err)
 	}
+	// Someone else's opt-out changes nothing for Ann.
+	if _, err := s.Withdraw(ctx, ConsentEvent{Subject: "bob@example.com", At: time.Now().UTC(), Method: MethodOptOutPage}); err != nil {
+		t.Fatal(err)
+	}
+	other, evO, outO := newLead(t, s, "ann@example.com")
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, other, evO, outO, guards)); err != nil || !dup {
+		t.Fatalf("after another person's opt-out: duplicate %v, err %v; want a duplicate", dup, err)
+	}
 	if _, err := s.Withdraw(ctx, ConsentEvent{Subject: "ann@example.com", At: time.Now().UTC(), Method: MethodOptOutPage}); err != nil {
 		t.Fatal(err)
 	}

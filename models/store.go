@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +26,9 @@ const minSQLiteVersion = "3.51.3"
 // a time, and a single pool pinned to one connection would queue every read
 // behind every write.
 type Store struct {
-	w *gorm.DB
-	r *gorm.DB
+	path string // the database file
+	w    *gorm.DB
+	r    *gorm.DB
 	// commits funnels lead creation from all requests into one writer that
 	// commits them in groups (see groupcommit.go).
 	commits   *groupCommitter
@@ -85,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{w: w}
+	s := &Store{path: path, w: w}
 	if err := s.checkVersion(ctx); err != nil {
 		_ = wdb.Close()
 		return nil, err
@@ -145,13 +147,21 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping reports whether the database can keep leads: its file can be read
-// and, after a lead could not be stored for want of storage (a full disk,
-// a read-only file), a write of a lead's size succeeds again. That probe
-// is made only then, so a healthy database is not written to by checks.
+// Ping reports whether the database can keep leads: its file is there
+// and it answers a query and, after a lead could not be stored for want of
+// storage (a full disk, a read-only file), a write of a lead's size
+// succeeds again. That probe is made only then, so a healthy database is
+// not written to by checks.
 func (s *Store) Ping(ctx context.Context) error {
+	// Open connections keep working on a file deleted under them, and
+	// answer from their caches, until the process ends and the leads with
+	// it: ask the file system.
+	if !strings.HasPrefix(s.path, "file:") {
+		if _, err := os.Stat(s.path); err != nil {
+			return fmt.Errorf("ping database: %w", err)
+		}
+	}
 	var tables int
-	// sqlite_schema is read from the file; "SELECT 1" would not touch it.
 	if err := s.r.WithContext(ctx).Raw("SELECT count(*) FROM sqlite_schema").Scan(&tables).Error; err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}

@@ -1,10 +1,12 @@
 package models
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -544,8 +546,43 @@ func TestPingReportsWhenLeadsCannotBeStored(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Errorf("Ping once space is back: %v, want nil", err)
 	}
+	probe := func() []byte {
+		var v []byte
+		if err := s.DB().Raw("SELECT value FROM settings WHERE name = 'storage_probe'").Row().Scan(&v); err != nil {
+			t.Fatalf("read the probe: %v", err)
+		}
+		return v
+	}
+	before := probe()
+	if err := s.Ping(ctx); err != nil || !bytes.Equal(probe(), before) {
+		t.Errorf("Ping of a recovered database: %v, and it wrote a probe again; want nil and no write", err)
+	}
 	again, ev2, out2 := newLead(t, s, "ann@example.com")
 	if err := s.CreateLead(ctx, again, ev2, out2); err != nil {
 		t.Errorf("CreateLead once space is back: %v", err)
+	}
+	// A submission's own problem (here a public id already taken) is not
+	// a database that cannot keep leads.
+	dup, ev3, out3 := newLead(t, s, "bob@example.com")
+	dup.PublicID = again.PublicID
+	if err := s.CreateLead(ctx, dup, ev3, out3); err == nil || isStorageFailure(err) {
+		t.Fatalf("CreateLead with a taken public id: %v, want a constraint error", err)
+	}
+	before = probe()
+	if err := s.Ping(ctx); err != nil || !bytes.Equal(probe(), before) {
+		t.Errorf("Ping after a constraint error: %v, or it wrote a probe; want nil and no write", err)
+	}
+}
+
+// TestPingReportsAMissingFile: a database file deleted under a running
+// server leaves its connections working from their caches, until a
+// restart loses every lead since; readiness says so at once.
+func TestPingReportsAMissingFile(t *testing.T) {
+	s, path := newStoreAt(t)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Error("Ping with the database file deleted: nil, want an error")
 	}
 }
