@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"time"
 )
 
@@ -48,7 +49,35 @@ func newConfirmIndex() *confirmIndex {
 	return &confirmIndex{seed: maphash.MakeSeed(), count: make(map[uint64]int32)}
 }
 
-func (c *confirmIndex) key(subject string) uint64 { return maphash.String(c.seed, subject) }
+// key is the person the limit counts for: their mailbox, so that
+// victim+1@, victim+2@ ... (RFC 5233 subaddresses, which most providers
+// deliver to victim@) share one count instead of each having its own.
+func (c *confirmIndex) key(subject string) uint64 { return maphash.String(c.seed, mailbox(subject)) }
+
+// mailbox drops a "+tag" from the local part of a normalised address.
+func mailbox(subject string) string {
+	at := strings.LastIndexByte(subject, '@')
+	if at < 0 {
+		return subject
+	}
+	if plus := strings.IndexByte(subject[:at], '+'); plus > 0 {
+		return subject[:plus] + subject[at:]
+	}
+	return subject
+}
+
+// subaddressRange returns the arguments of confirmationsSQL that find a
+// mailbox's subaddresses through the subject index: subjects after
+// "local+" and before "local," (the next byte), ending in "@domain".
+func subaddressRange(subject string) (from, to, like string) {
+	m := mailbox(subject)
+	at := strings.LastIndexByte(m, '@')
+	if at < 0 {
+		return m + "+", m + ",", ""
+	}
+	escape := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return m[:at] + "+", m[:at] + ",", escape.Replace(m[:at]) + "+%" + escape.Replace(m[at:])
+}
 
 // known returns the number of confirmations queued for person at or after
 // since, and false when the index cannot tell because it forgot some of
@@ -163,5 +192,8 @@ func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) erro
 // forgot: the confirmation emails queued for a person since a time. Each
 // lead has exactly one consent event made by its form; later events about
 // the same lead (confirmed, withdrawn) must not count it again.
+//
+// A person's mailbox is the address and its subaddresses (see key).
 const confirmationsSQL = `SELECT count(*) FROM consent_events c JOIN outbox o ON o.lead_id = c.lead_id
-	WHERE c.subject = ? AND c.purpose = ? AND c.method = '` + MethodForm + `' AND o.` + kindIsConfirmation + ` AND o.created_at >= ?`
+	WHERE (c.subject = ? OR (c.subject > ? AND c.subject < ? AND c.subject LIKE ? ESCAPE '\'))
+	AND c.purpose = ? AND c.method = '` + MethodForm + `' AND o.` + kindIsConfirmation + ` AND o.created_at >= ?`

@@ -227,3 +227,38 @@ func TestConfirmIndexRing(t *testing.T) {
 		t.Errorf("after expiry: b %d, %v; map %v, size %d; want 0, true, empty, 0", n, ok, c.count, c.size)
 	}
 }
+
+// TestConfirmationLimitCountsSubaddresses: victim+1@, victim+2@ ... reach
+// victim@'s inbox at most providers (RFC 5233), so they share its count,
+// in memory and, once the index has forgotten them, in the database. A
+// "+" inside another local part, or the same local part at another
+// domain, is someone else.
+func TestConfirmationLimitCountsSubaddresses(t *testing.T) {
+	defer func(n int) { maxConfirmEntries = n }(maxConfirmEntries)
+	maxConfirmEntries = 4
+	s := newStore(t)
+	now := time.Now().UTC()
+	for i, email := range []string{"victim@example.com", "victim+1@example.com", "Victim+x_y%z@example.com"} {
+		want := i == 2
+		if got := submitTicked(t, s, email, now.Add(-time.Hour), limitOf(2)); got != want {
+			t.Errorf("submission %d (%s): dropped = %v, want %v", i+1, email, got, want)
+		}
+	}
+	for _, email := range []string{"victim@example.org", "victimx+1@example.com", "vict+im@example.com"} {
+		if submitTicked(t, s, email, now.Add(-time.Hour), limitOf(2)) {
+			t.Errorf("%s is someone else, but its confirmation was dropped", email)
+		}
+	}
+	for i := range 5 { // others push the victim's two out of the index
+		submitTicked(t, s, fmt.Sprintf("other%d@example.com", i), now.Add(-time.Minute), limitOf(2))
+	}
+	if _, ok := s.commits.confirms.known(s.commits.confirms.key("victim@example.com"), now.Add(-ConfirmWindow)); ok {
+		t.Fatal("the index still knows the whole day; the test needs the database to count")
+	}
+	if !submitTicked(t, s, "victim+2@example.com", now, limitOf(2)) {
+		t.Error("counted in the database, a subaddress got a third confirmation")
+	}
+	if submitTicked(t, s, "victim_@example.com", now, limitOf(2)) {
+		t.Error("counted in the database, victim_@ (a LIKE wildcard) was taken for victim@")
+	}
+}

@@ -375,7 +375,8 @@ func (g *groupCommitter) confirmationsOf(st leadStmts, r *createReq, p *uncommit
 		return n + p.confirms[r.person], nil
 	}
 	var n int
-	err := st.confirmations.QueryRow(r.consent.Subject, PurposeMarketingEmail, since.UTC()).Scan(&n)
+	from, to, like := subaddressRange(r.consent.Subject)
+	err := st.confirmations.QueryRow(mailbox(r.consent.Subject), from, to, like, PurposeMarketingEmail, since.UTC()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count confirmation emails: %w", err)
 	}
