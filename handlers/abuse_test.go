@@ -24,6 +24,13 @@ func TestRateLimitPerClient(t *testing.T) {
 			func(i int) string { return fmt.Sprintf("203.0.113.%d", i) }, false},
 		{"trusted proxy: one forwarded client is limited", "127.0.0.1",
 			func(int) string { return "203.0.113.7" }, true},
+		// A host is given a whole /64 and picks any address in it.
+		{"trusted proxy: one IPv6 /64 is one client", "127.0.0.1",
+			func(i int) string { return fmt.Sprintf("2001:db8:1:2::%x", i+1) }, true},
+		{"trusted proxy: IPv6 clients in other /64s have their own budgets", "127.0.0.1",
+			func(i int) string { return fmt.Sprintf("2001:db8:1:%x::1", i+1) }, false},
+		{"trusted proxy: an IPv4-mapped address is its IPv4 client", "127.0.0.1",
+			func(i int) string { return []string{"203.0.113.7", "::ffff:203.0.113.7"}[i%2] }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

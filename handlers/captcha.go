@@ -90,13 +90,16 @@ func (c *captcha) verify(ctx context.Context, answer, remoteIP string) error {
 		return fmt.Errorf("%w: verify answered %s", errCaptchaUnavailable, resp.Status)
 	}
 	var out struct {
-		Success    bool     `json:"success"`
+		Success    *bool    `json:"success"` // required: an answer without it is not one
 		ErrorCodes []string `json:"error-codes"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&out); err != nil {
 		return fmt.Errorf("%w: unreadable answer: %v", errCaptchaUnavailable, err)
 	}
-	if !out.Success {
+	if out.Success == nil {
+		return fmt.Errorf("%w: answer without \"success\"", errCaptchaUnavailable)
+	}
+	if !*out.Success {
 		for _, code := range out.ErrorCodes {
 			// Our own misconfiguration is not the visitor's failure.
 			if strings.Contains(code, "secret") || code == "internal-error" || code == "sitekey-secret-mismatch" {

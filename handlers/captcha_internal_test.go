@@ -56,6 +56,14 @@ func TestCaptchaVerify(t *testing.T) {
 		{"unreadable answer", CaptchaTurnstile, secret, "good-token", func(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprint(w, "<html>maintenance</html>")
 		}, errCaptchaUnavailable},
+		// "success" is required: an answer without it says nothing about
+		// the visitor.
+		{"empty object", CaptchaTurnstile, secret, "good-token", func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprint(w, `{}`)
+		}, errCaptchaUnavailable},
+		{"null", CaptchaTurnstile, secret, "good-token", func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprint(w, `null`)
+		}, errCaptchaUnavailable},
 		{"timeout", CaptchaTurnstile, secret, "good-token", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -64,15 +65,32 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 			refuse(c, rend, in, sub, http.StatusUnprocessableEntity, errs)
 			return
 		}
+		ci := clientInfo{
+			IP:        c.ClientIP(),
+			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
+			Referer:   c.Request.Referer(),
+			ShownText: shownText,
+		}
 		if in.captcha != nil {
 			err := in.captcha.verify(ctx, sub.captchaAnswer(in.captcha.provider.field), c.ClientIP())
 			switch {
 			case errors.Is(err, errCaptchaFailed):
+				// A CAPTCHA answer is single-use: a double click or a
+				// browser retry sends again the one its first post spent.
+				// Like any duplicate, it gets the first answer.
+				if earlier, ok := earlierSubmission(ctx, d, sub, ci); ok {
+					in.spam.Note(models.SpamDuplicate)
+					given := earlier.Consent != nil && earlier.Consent.Action == models.ActionGiven
+					accepted(c, asJSON, next, submitResponse{ID: earlier.PublicID, MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
+					return
+				}
 				in.spam.Note(models.SpamCaptcha)
+				c.Set(keepRateToken, true)
 				refuse(c, rend, in, sub, http.StatusUnprocessableEntity,
 					map[string]string{"captcha": "Please complete the check that you are not a robot, then send the form again."})
 				return
 			case err != nil:
+				c.Set(keepRateToken, true) // each retry calls the provider again
 				d.Log.WarnContext(ctx, "captcha verification unavailable", "request_id", requestID(c), "err", err)
 				refuse(c, rend, in, sub, http.StatusServiceUnavailable,
 					map[string]string{"captcha": "We could not check that you are not a robot just now. Please send the form again in a minute."})
@@ -80,12 +98,7 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 			}
 		}
 
-		lead, consent, outbox := sub.lead(d, clientInfo{
-			IP:        c.ClientIP(),
-			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
-			Referer:   c.Request.Referer(),
-			ShownText: shownText,
-		})
+		lead, consent, outbox := sub.lead(d, ci)
 		guards := models.Guards{LimitConfirmations: true, MaxConfirmations: cfg.ConfirmLimit}
 		if cfg.DuplicateWindow > 0 {
 			guards.DuplicateSince = lead.CreatedAt.Add(-cfg.DuplicateWindow)
@@ -108,6 +121,24 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 		}
 		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID, MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
 	}
+}
+
+// earlierSubmission finds the lead this submission repeats within the
+// duplicate window, as the writer's duplicate detection would.
+func earlierSubmission(ctx context.Context, d Deps, sub submission, ci clientInfo) (models.Lead, bool) {
+	if d.Config.DuplicateWindow <= 0 {
+		return models.Lead{}, false
+	}
+	lead, consent, _ := sub.lead(d, ci)
+	earlier, err := d.Store.EarlierSubmission(ctx, consent.Subject, consent.Action, lead.Message,
+		lead.CreatedAt.Add(-d.Config.DuplicateWindow))
+	if err != nil {
+		if !errors.Is(err, models.ErrNotFound) {
+			d.Log.WarnContext(ctx, "cannot look for an earlier submission", "err", err)
+		}
+		return models.Lead{}, false
+	}
+	return earlier, true
 }
 
 // readSubmission reads and decodes the body, answering 413, 415 or 400

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -446,5 +447,77 @@ func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
 	}
 	if got := after.lastLead(t).text.Text; got != wordingB {
 		t.Errorf("a JSON client's lead recorded wording %q, want the configured %q", got, wordingB)
+	}
+}
+
+// singleUseVerifier is a siteverify fake that, as Turnstile and hCaptcha
+// do, accepts each answer once: a second use fails with
+// timeout-or-duplicate. It counts its calls.
+func singleUseVerifier(t *testing.T) (*httptest.Server, func() int) {
+	t.Helper()
+	var mu sync.Mutex
+	used, calls := map[string]bool{}, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		answer := r.PostFormValue("response")
+		switch {
+		case !strings.HasPrefix(answer, "good-"):
+			fmt.Fprint(w, `{"success":false,"error-codes":["invalid-input-response"]}`)
+		case used[answer]:
+			fmt.Fprint(w, `{"success":false,"error-codes":["timeout-or-duplicate"]}`)
+		default:
+			used[answer] = true
+			fmt.Fprint(w, `{"success":true,"error-codes":[],"hostname":"leads.example.com"}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() int { mu.Lock(); defer mu.Unlock(); return calls }
+}
+
+// TestCaptchaRetryGetsTheFirstAnswer: a double click or a browser retry
+// resends a CAPTCHA answer the first post spent. It is a duplicate, and
+// gets the first answer, not a "prove you are not a robot" error.
+func TestCaptchaRetryGetsTheFirstAnswer(t *testing.T) {
+	verifier, _ := singleUseVerifier(t)
+	_, _, app := newTestServer(t, map[string]string{
+		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": "site-key", "LEADBOX_CAPTCHA_SECRET": "secret",
+		"LEADBOX_CAPTCHA_VERIFY_URL": verifier.URL, "LEADBOX_DUPLICATE_WINDOW": "10m",
+	})
+	for _, kind := range []bodyKind{jsonBody, urlencoded} {
+		fields := with(validFields(), map[string]any{"cf-turnstile-response": "good-" + string(kind), "email": string(kind) + "@example.com"})
+		first, again := app.post(t, kind, fields, nil), app.post(t, kind, fields, nil)
+		if first.status != again.status || first.body != again.body || first.header.Get("Location") != again.header.Get("Location") ||
+			(first.status != http.StatusCreated && first.status != http.StatusSeeOther) {
+			t.Errorf("%s: first post %v, the retry %v; want the same success twice", kind, first, again)
+		}
+	}
+	if got := app.counts(t).leads; got != 2 {
+		t.Errorf("%d leads stored, want 2 (one per body type)", got)
+	}
+	// A spent answer with another message is no retry: it is refused.
+	fields := with(validFields(), map[string]any{"cf-turnstile-response": "good-json", "email": "json@example.com", "message": "Another enquiry"})
+	if res := app.post(t, jsonBody, fields, nil); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("a spent answer with a new message: %v, want 422", res)
+	}
+}
+
+// TestCaptchaFailuresUseTheRateLimit: a refused submission gives its rate
+// limit token back (a typo must not lock a visitor out), but one that
+// failed the CAPTCHA does not: each costs a call to the provider.
+func TestCaptchaFailuresUseTheRateLimit(t *testing.T) {
+	verifier, calls := singleUseVerifier(t)
+	_, _, app := newTestServer(t, map[string]string{
+		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": "site-key", "LEADBOX_CAPTCHA_SECRET": "secret",
+		"LEADBOX_CAPTCHA_VERIFY_URL": verifier.URL, "LEADBOX_RATE_LIMIT": "2",
+	})
+	var statuses []int
+	for range 4 {
+		res := app.post(t, jsonBody, with(validFields(), map[string]any{"cf-turnstile-response": "bot"}), nil)
+		statuses = append(statuses, res.status)
+	}
+	if want := []int{422, 422, 429, 429}; !slices.Equal(statuses, want) || calls() != 2 {
+		t.Errorf("bad answers got %v with %d calls to the provider; want %v with 2", statuses, calls(), want)
 	}
 }

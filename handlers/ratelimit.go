@@ -3,6 +3,7 @@ package handlers
 import (
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -73,6 +74,30 @@ func (l *clientLimiter) reserve(key string, now time.Time) (*rate.Reservation, t
 	return r, 0
 }
 
+// keepRateToken, set on a request's context, keeps the token of a refused
+// submission: one that failed the CAPTCHA is a bot's more likely than a
+// typo, and each costs a call to the provider.
+const keepRateToken = "leadbox.ratelimit.keep"
+
+// clientKey is whom the limit counts: an IPv4 address, or the /64 of an
+// IPv6 one, the block a single host is given and may pick any address
+// from (RFC 7934 §6); counted per address, one host would have 2^64
+// budgets.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 // rateLimit answers 429 with Retry-After to a client over its budget of
 // accepted submissions. A submission that is refused (a typo in the email,
 // a body too large) gives its token back: someone fixing a form must not be
@@ -84,10 +109,10 @@ func rateLimit(perMinute int, now func() time.Time, rend *renderer, spam SpamNot
 	l := newClientLimiter(perMinute, now())
 	return func(c *gin.Context) {
 		t := now()
-		r, wait := l.reserve(c.ClientIP(), t)
+		r, wait := l.reserve(clientKey(c.ClientIP()), t)
 		if r != nil {
 			c.Next()
-			if c.Writer.Status() >= http.StatusBadRequest {
+			if c.Writer.Status() >= http.StatusBadRequest && !c.GetBool(keepRateToken) {
 				// Cancel as of the reservation's own time: x/time/rate only
 				// gives back tokens of reservations not yet "acted on".
 				r.CancelAt(t)

@@ -31,6 +31,7 @@ type Store interface {
 	ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error)
 	Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error)
 	Confirm(ctx context.Context, lead models.Lead, ev models.ConsentEvent) (done bool, err error)
+	EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (models.Lead, error)
 }
 
 // SpamNoter counts a dropped submission (models.SpamLog does).

@@ -70,6 +70,9 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 			[]string{"idx_leads_opt_out_token"}},
 		{"cancel a person's confirmations", cancelConfirmationsSQL, []any{StatusCancelled, StatusPending, "a@example.com"},
 			[]string{"idx_outbox_confirmation_lead", "idx_consent_subject"}},
+		{"find an earlier submission", earlierSubmissionSQL,
+			[]any{"a@example.com", PurposeMarketingEmail, MethodForm, ActionGiven, "Hi", "2026-01-01", ActionGiven, ActionWithdrawn},
+			[]string{"idx_consent_subject"}},
 		{"count a person's confirmations", confirmationsSQL, []any{"a@example.com", "a+", "a,", `a+%@example.com`, PurposeMarketingEmail, "2026-01-01"},
 			[]string{"idx_consent_subject", "idx_outbox_confirmation_lead"}},
 	}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -111,5 +112,48 @@ func TestTickingAgainAfterAnOptOutIsNotADuplicate(t *testing.T) {
 	fourth, ev4, out4 := newLead(t, s, "ann@example.com")
 	if dup, err := duplicate(s.CreateLeadOnce(ctx, fourth, ev4, out4, guards)); err != nil || !dup || fourth.ID != third.ID {
 		t.Errorf("a double click of the renewed consent: duplicate %v (lead %d, want %d), err %v", dup, fourth.ID, third.ID, err)
+	}
+}
+
+// TestEarlierSubmission: the read-side twin of the writer's duplicate rule
+// (for a CAPTCHA retry) finds the same submission in the window, and not
+// a ticked one the person has opted out of since.
+func TestEarlierSubmission(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	first, ev, out := newLead(t, s, "ann@example.com")
+	if err := s.CreateLead(ctx, first, ev, out); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().UTC().Add(-time.Minute)
+	find := func() (Lead, error) {
+		return s.EarlierSubmission(ctx, "ann@example.com", ActionGiven, first.Message, since)
+	}
+	if got, err := find(); err != nil || got.ID != first.ID {
+		t.Fatalf("EarlierSubmission = lead %d, %v; want %d", got.ID, err, first.ID)
+	}
+	for name, err := range map[string]error{
+		"another message": func() error {
+			_, err := s.EarlierSubmission(ctx, "ann@example.com", ActionGiven, "Other", since)
+			return err
+		}(),
+		"before the window": func() error {
+			_, err := s.EarlierSubmission(ctx, "ann@example.com", ActionGiven, first.Message, time.Now().UTC().Add(time.Minute))
+			return err
+		}(),
+		"another consent choice": func() error {
+			_, err := s.EarlierSubmission(ctx, "ann@example.com", ActionNotGiven, first.Message, since)
+			return err
+		}(),
+	} {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: %v, want ErrNotFound", name, err)
+		}
+	}
+	if _, err := s.Withdraw(ctx, ConsentEvent{Subject: "ann@example.com", At: time.Now().UTC(), Method: MethodOptOutPage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := find(); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after an opt-out, the ticked submission again: %v, want ErrNotFound (it is new consent)", err)
 	}
 }

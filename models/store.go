@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -329,6 +330,33 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *Consent
 	}
 	return Created{Duplicate: true}, nil
 }
+
+// EarlierSubmission returns the latest lead of the same submission (the
+// same person, consent choice and message) made at or after since, as
+// duplicate detection judges it, or ErrNotFound. It reads, and is for a
+// request that cannot reach the writer's own check: a browser retry whose
+// single-use CAPTCHA answer was spent by the first post.
+func (s *Store) EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (Lead, error) {
+	var id int64
+	err := s.r.WithContext(ctx).Raw(earlierSubmissionSQL, subject, PurposeMarketingEmail, MethodForm, action,
+		message, since.UTC(), ActionGiven, ActionWithdrawn).Row().Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Lead{}, ErrNotFound
+	}
+	if err != nil {
+		return Lead{}, fmt.Errorf("look for an earlier submission: %w", err)
+	}
+	return s.LeadByID(ctx, id)
+}
+
+// earlierSubmissionSQL is the writer's duplicate rule as a query: the same
+// submission, unless it gave consent and the person withdrew since (then a
+// new one is new consent; see groupCommitter.insert).
+const earlierSubmissionSQL = `SELECT l.id FROM consent_events c JOIN leads l ON l.id = c.lead_id
+	WHERE c.subject = ? AND c.purpose = ? AND c.method = ? AND c.action = ? AND l.message = ? AND l.created_at >= ?
+	AND NOT (c.action = ? AND EXISTS (SELECT 1 FROM consent_events w
+		WHERE w.subject = c.subject AND w.purpose = c.purpose AND w.action = ? AND w.id > c.id))
+	ORDER BY l.id DESC LIMIT 1`
 
 // FormBusy reports whether submissions are queuing up behind the single
 // writer (a campaign or a bot wave), so background work can yield to them.
