@@ -294,6 +294,12 @@ func allowedNext(next string, allowed []string) string {
 	if err != nil || u.User != nil || u.Opaque != "" || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
+	// Compare the host as the browser will read it: only plain ASCII
+	// lower-cases the same way for Go and for a browser ("İ" is "i" to
+	// strings.ToLower, and "i̇", another domain, to a browser).
+	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf || r == '%' }) {
+		return ""
+	}
 	origin := strings.ToLower(u.Scheme + "://" + u.Host)
 	if !slices.Contains(allowed, origin) {
 		return ""

@@ -216,7 +216,14 @@ func TestAllowedNext(t *testing.T) {
 		{`/\evil.com`, ""},
 		{`https:\\evil.com`, ""},
 		{"https://www.example.com/" + strings.Repeat("a", maxPageURL), ""},
+		{"https://WWW.Example.COM/thanks", "https://WWW.Example.COM/thanks"},
+		// strings.ToLower makes "İ" (U+0130) an "i"; a browser makes it
+		// "i̇", another domain (www.xn--ibm-8dc.com for "www.İbm.com").
+		{"https://www.%C4%B0bm.com/thanks", ""},
+		{"https://www.İbm.com/thanks", ""},
+		{"https://www.ex%61mple.com/", ""},
 	}
+	allowed = append(allowed, "https://www.ibm.com")
 	for _, tt := range tests {
 		if got := allowedNext(tt.next, allowed); got != tt.want {
 			t.Errorf("allowedNext(%q) = %q, want %q", tt.next, got, tt.want)
