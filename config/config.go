@@ -162,10 +162,10 @@ func Load(getenv func(string) string) (Config, error) {
 		smtpPort = 465
 	}
 	c := Config{
-		Listen:          p.str("LEADBOX_LISTEN", ":8080"),
+		Listen:          p.listen("LEADBOX_LISTEN", ":8080"),
 		BaseURL:         p.baseURL("LEADBOX_BASE_URL", "http://localhost:8080"),
 		Database:        p.databasePath("LEADBOX_DATABASE", "leadbox.db"),
-		SMTPHost:        p.str("LEADBOX_SMTP_HOST", ""),
+		SMTPHost:        p.host("LEADBOX_SMTP_HOST"),
 		SMTPPort:        p.port("LEADBOX_SMTP_PORT", smtpPort),
 		SMTPUsername:    p.str("LEADBOX_SMTP_USERNAME", ""),
 		SMTPPassword:    Secret(p.str("LEADBOX_SMTP_PASSWORD", "")),
@@ -299,6 +299,33 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// listen is a host:port to listen on (":8080", "127.0.0.1:8080").
+func (p *parser) listen(name, def string) string {
+	v := p.str(name, def)
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		p.fail(name, fmt.Sprintf("%q must be host:port or :port, such as :8080 or 127.0.0.1:8080", v))
+		return def
+	}
+	return v
+}
+
+// host is a host name or IP address alone: a port or a scheme written into
+// it would fail every email for days instead of failing at start-up.
+func (p *parser) host(name string) string {
+	v := p.str(name, "")
+	if v == "" {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+		return ip.String()
+	}
+	if strings.ContainsAny(v, ":/@ ") {
+		p.fail(name, fmt.Sprintf("%q must be a host name or IP address only, such as smtp.example.com; the port goes in LEADBOX_SMTP_PORT", v))
+		return ""
+	}
+	return v
 }
 
 // databasePath is the SQLite file. A database URL (the contract's later

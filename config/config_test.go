@@ -174,6 +174,9 @@ func TestLoadErrors(t *testing.T) {
 		{"negative rate limit", map[string]string{"LEADBOX_RATE_LIMIT": "-1"}, []string{"LEADBOX_RATE_LIMIT"}},
 		{"no SMTP connections", map[string]string{"LEADBOX_SMTP_CONNECTIONS": "0"}, []string{"LEADBOX_SMTP_CONNECTIONS"}},
 		{"database URL", map[string]string{"LEADBOX_DATABASE": "postgres://leadbox:s3cretpw@db.internal/leadbox"}, []string{"LEADBOX_DATABASE"}},
+		{"listen without a port", map[string]string{"LEADBOX_LISTEN": "8080"}, []string{"LEADBOX_LISTEN"}},
+		{"SMTP host with a port", map[string]string{"LEADBOX_SMTP_HOST": "127.0.0.1:2525", "LEADBOX_SALES_TO": "s@example.com"}, []string{"LEADBOX_SMTP_HOST"}},
+		{"SMTP host as a URL", map[string]string{"LEADBOX_SMTP_HOST": "smtp://mail.example.com", "LEADBOX_SALES_TO": "s@example.com"}, []string{"LEADBOX_SMTP_HOST"}},
 		{"too many SMTP connections", map[string]string{"LEADBOX_SMTP_CONNECTIONS": "33"}, []string{"LEADBOX_SMTP_CONNECTIONS"}},
 		{"bad proxy", map[string]string{"LEADBOX_TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"}, []string{"LEADBOX_TRUSTED_PROXIES"}},
 		{"origin with path", map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com/contact"}, []string{"LEADBOX_ALLOWED_ORIGINS"}},
@@ -239,6 +242,21 @@ func TestSMTPPortFollowsTLS(t *testing.T) {
 		c, err := config.Load(env(map[string]string{"LEADBOX_SMTP_TLS": tt.tls, "LEADBOX_SMTP_PORT": tt.port}))
 		if err != nil || c.SMTPPort != tt.want {
 			t.Errorf("TLS %q, port %q: port %d, error %v; want %d", tt.tls, tt.port, c.SMTPPort, err, tt.want)
+		}
+	}
+}
+
+// TestHostSettings: what a host or listen setting may be.
+func TestHostSettings(t *testing.T) {
+	for _, tt := range []struct{ listen, smtp, wantSMTP string }{
+		{":8080", "smtp.example.com", "smtp.example.com"},
+		{"127.0.0.1:8080", "127.0.0.1", "127.0.0.1"},
+		{"[::1]:8080", "::1", "::1"},
+		{"localhost:0", "[2001:db8::25]", "2001:db8::25"},
+	} {
+		c, err := config.Load(env(map[string]string{"LEADBOX_LISTEN": tt.listen, "LEADBOX_SMTP_HOST": tt.smtp, "LEADBOX_SALES_TO": "s@example.com"}))
+		if err != nil || c.Listen != tt.listen || c.SMTPHost != tt.wantSMTP {
+			t.Errorf("listen %q, SMTP host %q: got %q, %q, %v", tt.listen, tt.smtp, c.Listen, c.SMTPHost, err)
 		}
 	}
 }

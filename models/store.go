@@ -331,6 +331,19 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *Lead, consent *Consent
 	return Created{Duplicate: true}, nil
 }
 
+// Backup writes a consistent copy of the database to a new file at path,
+// while the server keeps running (VACUUM INTO reads one snapshot). It
+// refuses to overwrite a file.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("back up to %q: the file exists; choose a new name", path)
+	}
+	if err := s.w.WithContext(ctx).Exec("VACUUM INTO ?", path).Error; err != nil {
+		return fmt.Errorf("back up to %q: %w", path, err)
+	}
+	return nil
+}
+
 // EarlierSubmission returns the latest lead of the same submission (the
 // same person, consent choice and message) made at or after since, as
 // duplicate detection judges it, or ErrNotFound. It reads, and is for a

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -334,5 +336,28 @@ func TestOptOutByTheASCIIFormOfADomain(t *testing.T) {
 	a.cli(t, "optout", replyTo)
 	if state, _ := a.consent(t, "zoe@bücher.de"); state != string(models.StateWithdrawn) {
 		t.Errorf("state of zoe@bücher.de after opting out %s: %s, want %s", replyTo, state, models.StateWithdrawn)
+	}
+}
+
+// TestBackup: `leadbox backup FILE` copies the database while the server
+// runs, and the copy holds the leads; it never overwrites a file.
+func TestBackup(t *testing.T) {
+	a := startApp(t, smtptest.NewServer(t))
+	id := a.submit(t, leadForm("Zoë Visitor", "zoe@example.com", true))
+	dst := filepath.Join(t.TempDir(), "backup.db")
+	if out := a.cli(t, "backup", dst); !strings.Contains(out, "backed up to "+dst) {
+		t.Errorf("leadbox backup: %q", out)
+	}
+	saved, err := models.Open(t.Context(), dst)
+	if err != nil {
+		t.Fatalf("open the backup: %v", err)
+	}
+	defer saved.Close()
+	if _, err := saved.LeadByPublicID(t.Context(), id); err != nil {
+		t.Errorf("the backup lacks lead %s: %v", id, err)
+	}
+	err = run(t.Context(), []string{"backup", dst}, a.getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("backup over an existing file: %v, want a refusal", err)
 	}
 }

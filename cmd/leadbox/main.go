@@ -10,10 +10,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +27,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful shutdown; a second one (Ctrl-C
+	// again, or an orchestrator out of patience) ends the process at once.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "leadbox:", err)
 		os.Exit(1)
@@ -43,6 +48,7 @@ Commands:
   send-test-email TO     send one email through the configured transport now
   spam                   count submissions dropped as spam, by reason
   optout EMAIL           record an operator's opt-out for a person who asked
+  backup FILE            write a consistent copy of the database to a new file, while serving
   healthcheck            exit 0 when the local server's /readyz answers 200 (for containers)
   help                   show this text
 
@@ -76,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return sendTestEmail(ctx, cfg, rest, stdout)
-	case "consent", "optout", "outbox", "spam":
+	case "consent", "optout", "outbox", "spam", "backup":
 		return withStore(ctx, getenv, func(cfg config.Config, store *models.Store) error {
 			switch cmd {
 			case "consent":
@@ -85,6 +91,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return optOutCmd(ctx, store, rest, stdout)
 			case "spam":
 				return spamCmd(ctx, store, rest, stdout, time.Now())
+			case "backup":
+				if len(rest) != 1 {
+					return errors.New("usage: leadbox backup FILE")
+				}
+				if err := store.Backup(ctx, rest[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "backed up to %s\n", rest[0])
+				return nil
 			}
 			return outboxCmd(ctx, store, rest, stdout)
 		})
@@ -94,10 +109,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // withStore loads the settings and opens the database for a sub-command.
+// Unlike serve, it never creates one: an opt-out recorded in a new, empty
+// file next to the real database would say "done" and change nothing.
 func withStore(ctx context.Context, getenv func(string) string, f func(config.Config, *models.Store) error) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
+	}
+	if !strings.HasPrefix(cfg.Database, "file:") {
+		if _, err := os.Stat(cfg.Database); err != nil {
+			return fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", cfg.Database, err)
+		}
 	}
 	store, err := models.Open(ctx, cfg.Database)
 	if err != nil {

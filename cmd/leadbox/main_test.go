@@ -142,6 +142,24 @@ func TestStartUpErrorsNameTheSetting(t *testing.T) {
 	}
 }
 
+// TestCommandsNeedAnExistingDatabase: a sub-command pointed at a database
+// that is not there (LEADBOX_DATABASE unset, a typo) must not create an
+// empty one and report an opt-out recorded in it.
+func TestCommandsNeedAnExistingDatabase(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "typo.db")
+	env := map[string]string{"LEADBOX_DATABASE": db}
+	for _, args := range [][]string{{"optout", "jane@example.com"}, {"consent", "jane@example.com"}, {"outbox"}, {"spam"}} {
+		var out strings.Builder
+		err := run(context.Background(), args, func(k string) string { return env[k] }, &out, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "LEADBOX_DATABASE: no database at") {
+			t.Errorf("leadbox %s: error %v (output %q), want one saying there is no database", strings.Join(args, " "), err, out.String())
+		}
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("a sub-command created %s (stat: %v)", db, err)
+	}
+}
+
 func TestRunRejectsBadConfig(t *testing.T) {
 	env := map[string]string{"LEADBOX_SMTP_PORT": "seventy", "LEADBOX_RATE_LIMIT": "-1"}
 	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
