@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +53,10 @@ type groupCommitter struct {
 	// isStorageFailure) and cleared by the next that succeeds: leads
 	// cannot be kept, which readiness reports.
 	cannotStore atomic.Bool
+	// path and file are the database file and what it was when opened
+	// (nil for a file: URI), to notice it deleted or replaced.
+	path string
+	file os.FileInfo
 }
 
 // busyGroup and busyFor define "the form is busy": a group of at least
@@ -109,9 +115,10 @@ const (
 		attempts, last_error, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, error) {
+func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCommitter, error) {
 	g := &groupCommitter{
 		db:       db,
+		path:     path,
 		recent:   newRecentLeads(),
 		confirms: newConfirmIndex(),
 		reqs:     make(chan *createReq),
@@ -132,6 +139,13 @@ func startGroupCommitter(ctx context.Context, db *sql.DB) (*groupCommitter, erro
 			return nil, fmt.Errorf("prepare lead statements: %w", err)
 		}
 		*p.dst = st
+	}
+	if !strings.HasPrefix(path, "file:") {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("the database file: %w", err)
+		}
+		g.file = fi
 	}
 	if err := g.recent.load(ctx, db); err != nil {
 		g.closeStmts()
@@ -256,6 +270,17 @@ func (g *groupCommitter) commit(group []*createReq) {
 		}
 		return nil
 	})
+	if err == nil {
+		// A commit to a file deleted or replaced under the server goes
+		// where nobody will look again: not a lead kept.
+		if err = g.fileGone(); err != nil {
+			g.cannotStore.Store(true)
+			for _, r := range live {
+				r.err = err
+			}
+			return
+		}
+	}
 	g.noteStorage(err)
 	if err == nil {
 		g.remember(live)
@@ -273,6 +298,20 @@ func (g *groupCommitter) commit(group []*createReq) {
 			g.remember([]*createReq{r})
 		}
 	}
+}
+
+// fileGone returns an error when the database file is no longer the one
+// opened: deleted (connections keep writing to the unlinked file, lost at
+// the next start) or replaced (a restore while running).
+func (g *groupCommitter) fileGone() error {
+	if g.file == nil {
+		return nil
+	}
+	fi, err := os.Stat(g.path)
+	if err != nil || !os.SameFile(fi, g.file) {
+		return fmt.Errorf("the database file %q was deleted or replaced while the server ran; restart it", g.path)
+	}
+	return nil
 }
 
 // noteStorage records whether a commit showed the database unable to keep

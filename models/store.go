@@ -27,9 +27,8 @@ const minSQLiteVersion = "3.51.3"
 // a time, and a single pool pinned to one connection would queue every read
 // behind every write.
 type Store struct {
-	path string // the database file
-	w    *gorm.DB
-	r    *gorm.DB
+	w *gorm.DB
+	r *gorm.DB
 	// commits funnels lead creation from all requests into one writer that
 	// commits them in groups (see groupcommit.go).
 	commits   *groupCommitter
@@ -88,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: path, w: w}
+	s := &Store{w: w}
 	if err := s.checkVersion(ctx); err != nil {
 		_ = wdb.Close()
 		return nil, err
@@ -121,7 +120,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 	}
 	s.r = r
-	if s.commits, err = startGroupCommitter(ctx, wdb); err != nil {
+	if s.commits, err = startGroupCommitter(ctx, wdb, path); err != nil {
 		_ = wdb.Close()
 		_ = rdb.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
@@ -157,10 +156,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	// Open connections keep working on a file deleted under them, and
 	// answer from their caches, until the process ends and the leads with
 	// it: ask the file system.
-	if !strings.HasPrefix(s.path, "file:") {
-		if _, err := os.Stat(s.path); err != nil {
-			return fmt.Errorf("ping database: %w", err)
-		}
+	if err := s.commits.fileGone(); err != nil {
+		return fmt.Errorf("ping database: %w", err)
 	}
 	var tables int
 	if err := s.r.WithContext(ctx).Raw("SELECT count(*) FROM sqlite_schema").Scan(&tables).Error; err != nil {

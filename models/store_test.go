@@ -574,15 +574,35 @@ func TestPingReportsWhenLeadsCannotBeStored(t *testing.T) {
 	}
 }
 
-// TestPingReportsAMissingFile: a database file deleted under a running
-// server leaves its connections working from their caches, until a
-// restart loses every lead since; readiness says so at once.
-func TestPingReportsAMissingFile(t *testing.T) {
-	s, path := newStoreAt(t)
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Ping(context.Background()); err == nil {
-		t.Error("Ping with the database file deleted: nil, want an error")
+// TestDeletedOrReplacedFile: a database file deleted under a running
+// server leaves its connections writing to the unlinked file, which the
+// next start will not see; one replaced (a restore while running) is not
+// the file written either. No lead is acknowledged then, and readiness
+// says so at once.
+func TestDeletedOrReplacedFile(t *testing.T) {
+	ctx := context.Background()
+	for _, how := range []string{"deleted", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			s, path := newStoreAt(t)
+			first, ev, out := newLead(t, s, "ann@example.com")
+			if err := s.CreateLead(ctx, first, ev, out); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if how == "replaced" {
+				if err := os.WriteFile(path, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "deleted or replaced") {
+				t.Errorf("Ping with the database file %s: %v, want an error", how, err)
+			}
+			lead, ev2, out2 := newLead(t, s, "bob@example.com")
+			if err := s.CreateLead(ctx, lead, ev2, out2); err == nil || !strings.Contains(err.Error(), "deleted or replaced") {
+				t.Errorf("CreateLead with the database file %s: %v, want an error", how, err)
+			}
+		})
 	}
 }

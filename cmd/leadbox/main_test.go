@@ -213,3 +213,33 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("stderr = %q, want the usage text", stderr.String())
 	}
 }
+
+// TestOneServerPerDatabase: a second `leadbox serve` on the same database
+// would double what duplicate detection and the confirmation limit let
+// through (both live in the server's memory), so it refuses to start.
+// Sub-commands still run beside the server, and the lock goes with it.
+func TestOneServerPerDatabase(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "leadbox.db")
+	env := map[string]string{"LEADBOX_DATABASE": db, "LEADBOX_LISTEN": "127.0.0.1:0"}
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	_, done, _ := startServe(t, ctx, env)
+
+	err := run(context.Background(), []string{"serve"}, getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "another `leadbox serve` is using") {
+		t.Errorf("a second serve on the same database: %v, want a refusal", err)
+	}
+	if err := run(context.Background(), []string{"outbox"}, getenv, io.Discard, io.Discard); err != nil {
+		t.Errorf("leadbox outbox beside the server: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("first serve: %v", err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	_, done2, _ := startServe(t, ctx2, env) // fails the test if it cannot start
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Errorf("serve after the first stopped: %v", err)
+	}
+}

@@ -30,6 +30,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
+	if err := writableFolder(cfg.Database); err != nil {
+		return err
+	}
+	release, err := lockDatabase(cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer release()
 	store, err := models.Open(ctx, cfg.Database)
 	if err != nil {
 		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
@@ -37,7 +45,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer store.Close()
 	consentText, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
 	if err != nil {
-		return err
+		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 
 	worker, err := mailer.New(cfg, store, log)
@@ -46,7 +54,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	formKey, err := store.Secret(ctx, "form_stamp")
 	if err != nil {
-		return err
+		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 	spam := models.NewSpamLog(store, cfg.SpamRetention)
 
