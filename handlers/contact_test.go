@@ -264,3 +264,18 @@ func TestRawSemicolonInAForm(t *testing.T) {
 		t.Errorf("stored message %q, want %q", got, "Call me 9-5; thanks")
 	}
 }
+
+// TestHeadAnswersLikeGet: monitors and link checkers send HEAD; every page
+// answers it as it answers GET, without a body (RFC 9110 §9.3.2).
+func TestHeadAnswersLikeGet(t *testing.T) {
+	_, _, app := newTestServer(t, nil)
+	lead := app.submitLead(t, "ann@example.com", true)
+	for _, path := range []string{"/contact", "/contact/thanks", "/healthz", "/readyz", "/assets/leadbox.css", "/",
+		"/optout/" + lead.OptOutToken} {
+		get, head := app.do(t, http.MethodGet, path, "", nil, nil), app.do(t, http.MethodHead, path, "", nil, nil)
+		if head.status != get.status || head.body != "" || head.header.Get("Content-Type") != get.header.Get("Content-Type") {
+			t.Errorf("HEAD %s: %d %q (type %q); GET: %d (type %q)", path, head.status, head.body,
+				head.header.Get("Content-Type"), get.status, get.header.Get("Content-Type"))
+		}
+	}
+}

@@ -9,24 +9,28 @@ import (
 
 // addRoutes is the whole URL map of Leadbox in one place.
 func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, assets fs.FS) {
-	r.GET("/contact", contactShow(rend, in, d.Now))
+	// Every page answers HEAD as it answers GET (RFC 9110 §9.3.2), without
+	// the body: monitors and link checkers use it.
+	get := func(path string, h gin.HandlerFunc) {
+		r.GET(path, h)
+		r.HEAD(path, h)
+	}
+	get("/contact", contactShow(rend, in, d.Now))
 	origins := newOriginPolicy(d.Config.AllowedOrigins, d.Config.BaseURL.Scheme+"://"+d.Config.BaseURL.Host)
 	r.OPTIONS("/contact", origins.preflight())
 	r.POST("/contact", origins.guard(rend), rateLimit(d.Config.RateLimit, d.Now, rend, in.spam), contactSubmit(d, rend, in))
-	r.GET("/contact/thanks", thanksShow(rend))
+	get("/contact/thanks", thanksShow(rend))
 
 	// GET and HEAD show state and change nothing; only POST acts.
-	r.GET("/optout/:token", optOutShow(d, rend))
-	r.HEAD("/optout/:token", optOutShow(d, rend))
+	get("/optout/:token", optOutShow(d, rend))
 	r.POST("/optout/:token", optOutSubmit(d, rend))
-	r.GET("/confirm/:token", confirmShow(d, rend))
-	r.HEAD("/confirm/:token", confirmShow(d, rend))
+	get("/confirm/:token", confirmShow(d, rend))
 	r.POST("/confirm/:token", confirmSubmit(d, rend))
 
-	r.GET("/healthz", healthz())
-	r.GET("/readyz", readyz(d.Store))
-	r.GET("/assets/*file", serveAssets(assets))
-	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/contact") })
+	get("/healthz", healthz())
+	get("/readyz", readyz(d.Store))
+	get("/assets/*file", serveAssets(assets))
+	get("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/contact") })
 
 	// Links in emails never end in a slash; a redirect would only turn a
 	// mistyped token into a 301 instead of the uniform 404.
