@@ -29,8 +29,13 @@ type confirmPage struct {
 func confirmState(d Deps, lead models.Lead, history []models.ConsentEvent) string {
 	given, confirmed := models.ConfirmTarget(history, lead.ID)
 	switch {
-	case confirmed || models.ComputeMarketingState(history, true) == models.StateSubscribed:
+	case models.ComputeMarketingState(history, true) == models.StateSubscribed:
 		return "confirmed"
+	case confirmed:
+		// Confirmed once, but the person ticked the box again since and
+		// that newer consent waits for its own link: "already subscribed"
+		// would not be true.
+		return "superseded"
 	case lead.ConfirmExpiresAt == nil || d.Now().After(*lead.ConfirmExpiresAt):
 		return "expired"
 	case given == nil:

@@ -356,3 +356,23 @@ func TestConfirmAfterUntickedSubmission(t *testing.T) {
 		t.Errorf("state = %s, want %s", got, models.StateSubscribed)
 	}
 }
+
+// TestOldLinkAfterTickingAgain: someone subscribed ticks the box again
+// (their new consent waits for its own link). Their old, used link must
+// not say "already subscribed": they are not, until they confirm again.
+func TestOldLinkAfterTickingAgain(t *testing.T) {
+	_, _, app := newTestServer(t, nil)
+	first := app.submitLead(t, "ann@example.com", true)
+	if res := app.do(t, http.MethodPost, "/confirm/"+*first.ConfirmToken, "", nil, nil); res.status != http.StatusOK {
+		t.Fatalf("confirm: %v", res)
+	}
+	app.submitLead(t, "ann@example.com", true) // no duplicate window in tests: a new submission
+	if got := app.marketingState(t, "ann@example.com"); got != models.StatePending {
+		t.Fatalf("state after ticking again = %s, want %s", got, models.StatePending)
+	}
+	res := app.get(t, "/confirm/"+*first.ConfirmToken)
+	if res.status != http.StatusOK || strings.Contains(res.body, "already subscribed") || !strings.Contains(res.body, "no longer valid") ||
+		!strings.Contains(res.body, "<title>Link no longer valid") {
+		t.Errorf("old link after ticking again: %v, want \"no longer valid\"", res)
+	}
+}

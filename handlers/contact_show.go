@@ -18,6 +18,9 @@ type contactPage struct {
 	Labels         map[string]string // field name to its label, for the error summary
 	// Captcha is the widget to show, when a CAPTCHA is configured.
 	Captcha *captchaWidget
+	// Unavailable: nothing the visitor typed is wrong; the form could not
+	// be sent just now (the CAPTCHA provider is down).
+	Unavailable bool
 }
 
 // captchaWidget is what the page needs to show a provider's widget.
@@ -54,7 +57,7 @@ func (in intake) page(rend *renderer, form submission, errs map[string]string) c
 		Errors:      errs,
 		Labels: map[string]string{
 			"name": "Name", "email": "Email", "phone": "Phone", "company": "Company",
-			"message": "Message", "marketing_consent": "Marketing consent", "captcha": "Robot check",
+			"message": "How can we help you?", "marketing_consent": "Marketing consent", "captcha": "Robot check",
 		},
 	}
 	if in.captcha != nil {

@@ -52,6 +52,13 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 			fakeSuccess(models.SpamHoneypot)
 			return
 		}
+		// Validation comes before the time trap: a person who presses
+		// Enter a second after opening the form must see what is missing,
+		// not a "thank you" for a message that was never kept.
+		if errs := sub.Valid(); errs != nil {
+			refuse(c, rend, in, sub, http.StatusUnprocessableEntity, errs)
+			return
+		}
 		verdict := in.stamps.check(sub.Stamp, d.Now(), in.minFillTime)
 		if in.minFillTime > 0 && (verdict == stampForged || verdict == stampFast) {
 			fakeSuccess(models.SpamTimeTrap)
@@ -60,10 +67,6 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 		var shownText int64
 		if verdict == stampOK {
 			shownText = in.stamps.shown(sub.Stamp, sub.Wording)
-		}
-		if errs := sub.Valid(); errs != nil {
-			refuse(c, rend, in, sub, http.StatusUnprocessableEntity, errs)
-			return
 		}
 		ci := clientInfo{
 			IP:        c.ClientIP(),
@@ -180,7 +183,9 @@ func refuse(c *gin.Context, rend *renderer, in intake, sub submission, status in
 		c.JSON(status, gin.H{"error": code, "fields": errs})
 		return
 	}
-	rend.page(c, status, "contact", in.page(rend, sub, errs))
+	page := in.page(rend, sub, errs)
+	page.Unavailable = status == http.StatusServiceUnavailable
+	rend.page(c, status, "contact", page)
 }
 
 // accepted answers a successful submission: 201 with the lead's id for

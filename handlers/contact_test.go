@@ -279,3 +279,18 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 		}
 	}
 }
+
+// TestThanksPagePromisesOnlyWhatIsSent: the thank-you page mentions the
+// confirmation email only when double opt-in sends one.
+func TestThanksPagePromisesOnlyWhatIsSent(t *testing.T) {
+	for _, tt := range []struct {
+		doubleOptIn string
+		want        bool
+	}{{"true", true}, {"false", false}} {
+		_, _, app := newTestServer(t, map[string]string{"LEADBOX_DOUBLE_OPT_IN": tt.doubleOptIn})
+		res := app.get(t, "/contact/thanks")
+		if got := strings.Contains(res.body, "asking you to confirm"); res.status != http.StatusOK || got != tt.want {
+			t.Errorf("double opt-in %s: the page mentions a confirmation email: %v, want %v", tt.doubleOptIn, got, tt.want)
+		}
+	}
+}

@@ -90,6 +90,15 @@ func TestTimeTrap(t *testing.T) {
 	if app.counts(t).leads != before+1 {
 		t.Error("corrected form posted 1 s after the refusal was dropped as a bot")
 	}
+
+	// Enter pressed a second after opening the form, most of it empty: the
+	// person sees what is missing, not a "thank you" for nothing kept.
+	fresh := stampOf(t, app.get(t, "/contact").body)
+	set(time.Date(2026, 5, 1, 9, 0, 12, 0, time.UTC))
+	res = app.post(t, urlencoded, map[string]any{"_ts": fresh, "name": "Jo Quick"}, nil)
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, "Please enter") {
+		t.Errorf("an incomplete form sent at once: %v, want 422 with what is missing", res)
+	}
 }
 
 func TestDuplicateSubmission(t *testing.T) {
@@ -177,6 +186,9 @@ func TestCaptcha(t *testing.T) {
 	})
 
 	page := app.get(t, "/contact")
+	if !strings.Contains(page.body, "<noscript>") || !strings.Contains(page.body, "turn on JavaScript") {
+		t.Error("the hosted form does not tell visitors without JavaScript that its robot check needs it")
+	}
 	if !strings.Contains(page.body, `class="cf-turnstile" data-sitekey="site-key-123"`) ||
 		!strings.Contains(page.header.Get("Content-Security-Policy"), "script-src https://challenges.cloudflare.com") {
 		t.Errorf("hosted form lacks the widget or the CSP does not allow its script:\n%s", page.header.Get("Content-Security-Policy"))
@@ -223,6 +235,8 @@ func TestCaptcha(t *testing.T) {
 				}
 			} else if !strings.Contains(res.body, `id="captcha-error"`) || !strings.Contains(res.body, "Ann Example") {
 				t.Errorf("form answer lacks the captcha error or the typed values:\n%s", res.body)
+			} else if heading := map[bool]string{true: "Your message was not sent yet", false: "Please check one field"}[tc.wantStatus == http.StatusServiceUnavailable]; !strings.Contains(res.body, heading) {
+				t.Errorf("form answer's error summary does not say %q:\n%s", heading, res.body)
 			}
 		})
 	}

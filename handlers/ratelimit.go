@@ -125,6 +125,6 @@ func rateLimit(perMinute int, now func() time.Time, rend *renderer, spam SpamNot
 		c.Abort()
 		rend.errorPage(c, http.StatusTooManyRequests, "Too many messages",
 			"You have sent several messages in a short time. Please wait "+strconv.Itoa(secs)+
-				" seconds, then go back and send yours again: your text is still in the form.")
+				" seconds, then send yours again.")
 	}
 }

@@ -19,7 +19,7 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, assets fs.FS) {
 	origins := newOriginPolicy(d.Config.AllowedOrigins, d.Config.BaseURL.Scheme+"://"+d.Config.BaseURL.Host)
 	r.OPTIONS("/contact", origins.preflight())
 	r.POST("/contact", origins.guard(rend), rateLimit(d.Config.RateLimit, d.Now, rend, in.spam), contactSubmit(d, rend, in))
-	get("/contact/thanks", thanksShow(rend))
+	get("/contact/thanks", thanksShow(rend, d.Config.DoubleOptIn))
 
 	// GET and HEAD show state and change nothing; only POST acts.
 	get("/optout/:token", optOutShow(d, rend))

@@ -137,6 +137,11 @@ func TestNotificationAsReceived(t *testing.T) {
 			}
 		}
 	}
+	// Right-to-left names and messages take their direction from their own
+	// text, not from the English around them.
+	if strings.Count(p.html, `dir="auto"`) < 2 {
+		t.Errorf("HTML part does not let visitor text set its own direction (dir=\"auto\"):\n%s", p.html)
+	}
 	if !strings.Contains(p.html, "Hello,<br>we need 300 widgets.<br><br>Thanks") {
 		t.Errorf("HTML part does not keep the message's line breaks:\n%s", p.html)
 	}

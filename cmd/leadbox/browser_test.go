@@ -146,3 +146,30 @@ func TestBrowserShowsErrorsAndKeepsValues(t *testing.T) {
 		t.Errorf("email field aria-invalid = %q, want true for screen readers", invalid)
 	}
 }
+
+// TestBrowserPagesFitAPhone: on a 375-pixel-wide phone, a long address on
+// the opt-out and confirm pages wraps instead of pushing the page sideways
+// (WCAG 1.4.10, Reflow), so the person sees whom they unsubscribe.
+func TestBrowserPagesFitAPhone(t *testing.T) {
+	a := startApp(t, smtptest.NewServer(t))
+	const long = "lee.smith@marketingdepartment.internationalconglomerate.co.uk"
+	id := a.submit(t, leadForm("Lee Smith", long, true))
+	lead, err := a.db(t).LeadByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := newBrowser(t)
+	for _, path := range []string{"/optout/" + lead.OptOutToken, "/confirm/" + *lead.ConfirmToken} {
+		if err := chromedp.Do(ctx,
+			chromedp.EmulateViewport(375, 800),
+			chromedp.Navigate(a.base+path),
+			chromedp.WaitVisible(chromedp.CSS("h1")),
+		); err != nil {
+			t.Fatalf("open %s: %v", path, err)
+		}
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if err != nil || width > 375 {
+			t.Errorf("%s is %d pixels wide on a 375-pixel screen (%v)", path, width, err)
+		}
+	}
+}
