@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -63,6 +64,11 @@ type captcha struct {
 	secret   string
 	siteKey  string
 	client   *http.Client
+	// hosts are where the widget may be solved: the hosted form's host and
+	// those of the allowed origins (every other site's posts are refused).
+	// A pass solved elsewhere is a farmed one (a site key copied to another
+	// site), as both providers' documentation warns.
+	hosts []string
 }
 
 // verify asks the provider whether answer is a pass. Both Turnstile and
@@ -92,6 +98,7 @@ func (c *captcha) verify(ctx context.Context, answer, remoteIP string) error {
 	var out struct {
 		Success    *bool    `json:"success"` // required: an answer without it is not one
 		ErrorCodes []string `json:"error-codes"`
+		Hostname   string   `json:"hostname"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&out); err != nil {
 		return fmt.Errorf("%w: unreadable answer: %v", errCaptchaUnavailable, err)
@@ -108,6 +115,9 @@ func (c *captcha) verify(ctx context.Context, answer, remoteIP string) error {
 		}
 		return fmt.Errorf("%w: %s", errCaptchaFailed, strings.Join(out.ErrorCodes, ","))
 	}
+	if out.Hostname != "" && len(c.hosts) > 0 && !slices.Contains(c.hosts, strings.ToLower(out.Hostname)) {
+		return fmt.Errorf("%w: solved on %q, not on this form's site", errCaptchaFailed, out.Hostname)
+	}
 	return nil
 }
 
@@ -120,8 +130,9 @@ func (c *captcha) widgetClass() string {
 	return "cf-turnstile"
 }
 
-// newCaptcha returns nil when no provider is configured.
-func newCaptcha(provider, siteKey, secret, verifyURL string, timeout time.Duration) (*captcha, error) {
+// newCaptcha returns nil when no provider is configured. hosts are the
+// hosts a pass may come from (none: any).
+func newCaptcha(provider, siteKey, secret, verifyURL string, timeout time.Duration, hosts ...string) (*captcha, error) {
 	if provider == "" {
 		return nil, nil
 	}
@@ -132,5 +143,5 @@ func newCaptcha(provider, siteKey, secret, verifyURL string, timeout time.Durati
 	if verifyURL != "" {
 		p.verifyURL = verifyURL
 	}
-	return &captcha{provider: p, secret: secret, siteKey: siteKey, client: &http.Client{Timeout: timeout}}, nil
+	return &captcha{provider: p, secret: secret, siteKey: siteKey, client: &http.Client{Timeout: timeout}, hosts: hosts}, nil
 }

@@ -85,6 +85,37 @@ func TestCaptchaVerify(t *testing.T) {
 	}
 }
 
+// TestCaptchaHostname: a pass solved on another site (a copied site key,
+// a farm of solved answers) is no pass for this form; without a hostname
+// in the answer, or hosts to compare with, the answer stands.
+func TestCaptchaHostname(t *testing.T) {
+	answer := func(host string) string {
+		return fakeSiteverify(t, func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintf(w, `{"success":true,"error-codes":[],"hostname":%q}`, host)
+		})
+	}
+	tests := []struct {
+		name, host string
+		hosts      []string
+		want       error
+	}{
+		{"the hosted form", "leads.example.com", []string{"leads.example.com", "www.example.com"}, nil},
+		{"an allowed origin, any case", "WWW.example.com", []string{"leads.example.com", "www.example.com"}, nil},
+		{"another site", "attacker.example", []string{"leads.example.com", "www.example.com"}, errCaptchaFailed},
+		{"no hostname in the answer", "", []string{"leads.example.com"}, nil},
+		{"no hosts to compare with", "attacker.example", nil, nil},
+	}
+	for _, tc := range tests {
+		c, err := newCaptcha(CaptchaTurnstile, "site-key", "secret", answer(tc.host), time.Second, tc.hosts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.verify(context.Background(), "token", "198.51.100.4"); !errors.Is(err, tc.want) && (err != nil || tc.want != nil) {
+			t.Errorf("%s: verify = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
 func TestCaptchaUnknownProvider(t *testing.T) {
 	if _, err := newCaptcha("recaptcha-v9", "", "s", "", time.Second); err == nil {
 		t.Error("newCaptcha accepted an unknown provider")

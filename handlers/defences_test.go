@@ -483,7 +483,7 @@ func singleUseVerifier(t *testing.T) (*httptest.Server, func() int) {
 			fmt.Fprint(w, `{"success":false,"error-codes":["timeout-or-duplicate"]}`)
 		default:
 			used[answer] = true
-			fmt.Fprint(w, `{"success":true,"error-codes":[],"hostname":"leads.example.com"}`)
+			fmt.Fprint(w, `{"success":true,"error-codes":[],"hostname":"localhost"}`) // LEADBOX_BASE_URL's host
 		}
 	}))
 	t.Cleanup(srv.Close)

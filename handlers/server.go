@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -83,7 +85,13 @@ func NewServer(d Deps) (http.Handler, error) {
 		d.FormKey = []byte(models.NewToken(32))
 	}
 	cfg := d.Config
-	capt, err := newCaptcha(cfg.Captcha, cfg.CaptchaSiteKey, cfg.CaptchaSecret.Reveal(), cfg.CaptchaVerifyURL, cfg.CaptchaTimeout)
+	captchaHosts := []string{strings.ToLower(cfg.BaseURL.Hostname())}
+	for _, o := range cfg.AllowedOrigins {
+		if u, err := url.Parse(o); err == nil {
+			captchaHosts = append(captchaHosts, strings.ToLower(u.Hostname()))
+		}
+	}
+	capt, err := newCaptcha(cfg.Captcha, cfg.CaptchaSiteKey, cfg.CaptchaSecret.Reveal(), cfg.CaptchaVerifyURL, cfg.CaptchaTimeout, captchaHosts...)
 	if err != nil {
 		return nil, fmt.Errorf("LEADBOX_CAPTCHA: %w", err)
 	}
