@@ -29,6 +29,11 @@ func TestRateLimitPerClient(t *testing.T) {
 			func(i int) string { return fmt.Sprintf("2001:db8:1:2::%x", i+1) }, true},
 		{"trusted proxy: IPv6 clients in other /64s have their own budgets", "127.0.0.1",
 			func(i int) string { return fmt.Sprintf("2001:db8:1:%x::1", i+1) }, false},
+		// Behind NAT64 each IPv4 client has its own address in 64:ff9b::/96.
+		{"trusted proxy: NAT64 clients have their own budgets", "127.0.0.1",
+			func(i int) string { return fmt.Sprintf("64:ff9b::203.0.113.%d", i+1) }, false},
+		{"trusted proxy: one NAT64 client is limited", "127.0.0.1",
+			func(int) string { return "64:ff9b::203.0.113.7" }, true},
 		{"trusted proxy: an IPv4-mapped address is its IPv4 client", "127.0.0.1",
 			func(i int) string { return []string{"203.0.113.7", "::ffff:203.0.113.7"}[i%2] }, true},
 	}

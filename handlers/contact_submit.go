@@ -302,7 +302,7 @@ func allowedNext(next string, allowed []string) string {
 	// Compare the host as the browser will read it: only plain ASCII
 	// lower-cases the same way for Go and for a browser ("İ" is "i" to
 	// strings.ToLower, and "i̇", another domain, to a browser).
-	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf || r == '%' }) {
+	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf }) {
 		return ""
 	}
 	origin := strings.ToLower(u.Scheme + "://" + u.Host)

@@ -501,6 +501,9 @@ func TestCaptchaRetryGetsTheFirstAnswer(t *testing.T) {
 	})
 	for _, kind := range []bodyKind{jsonBody, urlencoded} {
 		fields := with(validFields(), map[string]any{"cf-turnstile-response": "good-" + string(kind), "email": string(kind) + "@example.com"})
+		if kind == jsonBody {
+			fields["marketing_consent"] = true // the answer reports the consent: the first one's
+		}
 		first, again := app.post(t, kind, fields, nil), app.post(t, kind, fields, nil)
 		if first.status != again.status || first.body != again.body || first.header.Get("Location") != again.header.Get("Location") ||
 			(first.status != http.StatusCreated && first.status != http.StatusSeeOther) {
@@ -533,5 +536,23 @@ func TestCaptchaFailuresUseTheRateLimit(t *testing.T) {
 	}
 	if want := []int{422, 422, 429, 429}; !slices.Equal(statuses, want) || calls() != 2 {
 		t.Errorf("bad answers got %v with %d calls to the provider; want %v with 2", statuses, calls(), want)
+	}
+
+	// A provider that cannot be reached: each retry would ask it again.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "maintenance", http.StatusBadGateway)
+	}))
+	defer down.Close()
+	_, _, app = newTestServer(t, map[string]string{
+		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": "site-key", "LEADBOX_CAPTCHA_SECRET": "secret",
+		"LEADBOX_CAPTCHA_VERIFY_URL": down.URL, "LEADBOX_RATE_LIMIT": "2",
+	})
+	statuses = nil
+	for range 3 {
+		res := app.post(t, jsonBody, with(validFields(), map[string]any{"cf-turnstile-response": "good-x"}), nil)
+		statuses = append(statuses, res.status)
+	}
+	if want := []int{503, 503, 429}; !slices.Equal(statuses, want) {
+		t.Errorf("with the provider down, posts got %v; want %v", statuses, want)
 	}
 }

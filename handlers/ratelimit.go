@@ -91,12 +91,20 @@ func clientKey(ip string) string {
 	if a = a.Unmap(); a.Is4() {
 		return a.String()
 	}
+	// Behind a NAT64 gateway (RFC 6052's well-known prefix) each IPv4
+	// client is its own address in the last 32 bits, all in one /64.
+	if nat64.Contains(a) {
+		b := a.As16()
+		return netip.AddrFrom4([4]byte(b[12:])).String()
+	}
 	p, err := a.Prefix(64)
 	if err != nil {
 		return ip
 	}
 	return p.String()
 }
+
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
 // rateLimit answers 429 with Retry-After to a client over its budget of
 // accepted submissions. A submission that is refused (a typo in the email,

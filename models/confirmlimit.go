@@ -76,7 +76,7 @@ func subaddressRange(subject string) (from, to, like string) {
 		return m + "+", m + ",", ""
 	}
 	escape := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return m[:at] + "+", m[:at] + ",", escape.Replace(m[:at]) + "+%" + escape.Replace(m[at:])
+	return m[:at] + "+", m[:at] + ",", "%" + escape.Replace(m[at:])
 }
 
 // known returns the number of confirmations queued for person at or after

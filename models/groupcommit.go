@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -53,8 +52,8 @@ type groupCommitter struct {
 	// isStorageFailure) and cleared by the next that succeeds: leads
 	// cannot be kept, which readiness reports.
 	cannotStore atomic.Bool
-	// path and file are the database file and what it was when opened
-	// (nil for a file: URI), to notice it deleted or replaced.
+	// path and file are the database file and what it was when opened,
+	// to notice it deleted or replaced.
 	path string
 	file os.FileInfo
 }
@@ -140,13 +139,12 @@ func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCo
 		}
 		*p.dst = st
 	}
-	if !strings.HasPrefix(path, "file:") {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("the database file: %w", err)
-		}
-		g.file = fi
+	g.path = DatabaseFile(path)
+	fi, err := os.Stat(g.path)
+	if err != nil {
+		return nil, fmt.Errorf("the database file: %w", err)
 	}
+	g.file = fi
 	if err := g.recent.load(ctx, db); err != nil {
 		g.closeStmts()
 		return nil, err

@@ -156,4 +156,13 @@ func TestEarlierSubmission(t *testing.T) {
 	if _, err := find(); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after an opt-out, the ticked submission again: %v, want ErrNotFound (it is new consent)", err)
 	}
+	// That new consent, made after the opt-out, is found again: only a
+	// withdrawal after a submission renews it.
+	renewed, ev2, out2 := newLead(t, s, "ann@example.com")
+	if err := s.CreateLead(ctx, renewed, ev2, out2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := find(); err != nil || got.ID != renewed.ID {
+		t.Errorf("the consent given after the opt-out: lead %d, %v; want %d", got.ID, err, renewed.ID)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,6 +127,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
 	return s, nil
+}
+
+// DatabaseFile returns the file a LEADBOX_DATABASE value names, for what
+// works on the file itself (locks, identity, existence): SQLite's file:
+// URIs (file:/data/x.db, file:///data/x.db, file:x.db) name plain files
+// too (Open refuses their query parameters), and a symlink names its
+// target once the target exists.
+func DatabaseFile(path string) string {
+	if rest, ok := strings.CutPrefix(path, "file:"); ok {
+		if authority, ok := strings.CutPrefix(rest, "//"); ok { // file://[localhost]/path
+			rest = authority[strings.IndexByte(authority, '/')+1:]
+			rest = "/" + rest
+		}
+		path = rest
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return path
 }
 
 // Close closes both connection pools.

@@ -606,3 +606,29 @@ func TestDeletedOrReplacedFile(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseFile: every spelling of the database's name leads to one
+// file, so its lock and identity checks see one database.
+func TestDatabaseFile(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "leads.db")
+	if err := os.WriteFile(real, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	want, err := filepath.EvalSymlinks(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{real, link, "file:" + real, "file://" + real, "file://localhost" + real} {
+		if got := DatabaseFile(name); got != want {
+			t.Errorf("DatabaseFile(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := DatabaseFile("file:relative.db"); got != "relative.db" {
+		t.Errorf("DatabaseFile(file:relative.db) = %q", got)
+	}
+}

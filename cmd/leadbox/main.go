@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -116,10 +115,8 @@ func withStore(ctx context.Context, getenv func(string) string, f func(config.Co
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(cfg.Database, "file:") {
-		if _, err := os.Stat(cfg.Database); err != nil {
-			return fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", cfg.Database, err)
-		}
+	if _, err := os.Stat(models.DatabaseFile(cfg.Database)); err != nil {
+		return fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", cfg.Database, err)
 	}
 	store, err := models.Open(ctx, cfg.Database)
 	if err != nil {

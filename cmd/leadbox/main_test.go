@@ -225,9 +225,19 @@ func TestOneServerPerDatabase(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	_, done, _ := startServe(t, ctx, env)
 
-	err := run(context.Background(), []string{"serve"}, getenv, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "another `leadbox serve` is using") {
-		t.Errorf("a second serve on the same database: %v, want a refusal", err)
+	// The same file under other names: a file: URI, a symlink.
+	link := filepath.Join(t.TempDir(), "link.db")
+	if err := os.Symlink(db, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{db, "file:" + db, "file://" + db, link} {
+		second := map[string]string{"LEADBOX_DATABASE": name, "LEADBOX_LISTEN": "127.0.0.1:0"}
+		ctx, stop := context.WithTimeout(context.Background(), 5*time.Second) // a server that did start stops
+		err := run(ctx, []string{"serve"}, func(k string) string { return second[k] }, io.Discard, io.Discard)
+		stop()
+		if err == nil || !strings.Contains(err.Error(), "another `leadbox serve` is using") {
+			t.Errorf("a second serve on the same database as %q: %v, want a refusal", name, err)
+		}
 	}
 	if err := run(context.Background(), []string{"outbox"}, getenv, io.Discard, io.Discard); err != nil {
 		t.Errorf("leadbox outbox beside the server: %v", err)
@@ -242,4 +252,23 @@ func TestOneServerPerDatabase(t *testing.T) {
 	if err := <-done2; err != nil {
 		t.Errorf("serve after the first stopped: %v", err)
 	}
+}
+
+// TestLockIsReleased: the lock goes with release, not with the garbage
+// collector.
+func TestLockIsReleased(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "leadbox.db")
+	release, err := lockDatabase(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockDatabase(db); err == nil {
+		t.Fatal("locked twice")
+	}
+	release()
+	again, err := lockDatabase(db)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
 }
