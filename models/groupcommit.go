@@ -115,9 +115,15 @@ const (
 )
 
 func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCommitter, error) {
+	file := DatabaseFile(path)
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("the database file: %w", err)
+	}
 	g := &groupCommitter{
 		db:       db,
-		path:     path,
+		path:     file,
+		file:     fi,
 		recent:   newRecentLeads(),
 		confirms: newConfirmIndex(),
 		reqs:     make(chan *createReq),
@@ -139,12 +145,6 @@ func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCo
 		}
 		*p.dst = st
 	}
-	g.path = DatabaseFile(path)
-	fi, err := os.Stat(g.path)
-	if err != nil {
-		return nil, fmt.Errorf("the database file: %w", err)
-	}
-	g.file = fi
 	if err := g.recent.load(ctx, db); err != nil {
 		g.closeStmts()
 		return nil, err
@@ -302,9 +302,6 @@ func (g *groupCommitter) commit(group []*createReq) {
 // opened: deleted (connections keep writing to the unlinked file, lost at
 // the next start) or replaced (a restore while running).
 func (g *groupCommitter) fileGone() error {
-	if g.file == nil {
-		return nil
-	}
 	fi, err := os.Stat(g.path)
 	if err != nil || !os.SameFile(fi, g.file) {
 		return fmt.Errorf("the database file %q was deleted or replaced while the server ran; restart it", g.path)

@@ -137,8 +137,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func DatabaseFile(path string) string {
 	if rest, ok := strings.CutPrefix(path, "file:"); ok {
 		if authority, ok := strings.CutPrefix(rest, "//"); ok { // file://[localhost]/path
-			rest = authority[strings.IndexByte(authority, '/')+1:]
-			rest = "/" + rest
+			rest = "/" + authority[strings.IndexByte(authority, '/')+1:]
 		}
 		path = rest
 	}
