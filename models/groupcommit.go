@@ -106,10 +106,9 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	consentSQL = `INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, ip, user_agent,
 		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	// withdrawnAfterSQL: ids of consent events grow with time, and the
-	// person's events are found through idx_consent_subject.
-	withdrawnAfterSQL = `SELECT EXISTS (SELECT 1 FROM consent_events WHERE subject = ? AND purpose = ? AND action = ?
-		AND id > (SELECT id FROM consent_events WHERE lead_id = ? AND method = ?))`
+	// withdrawnAfterSQL asks withdrawnSinceSQL of a lead's submission.
+	withdrawnAfterSQL = `SELECT EXISTS (SELECT 1 FROM consent_events c
+		WHERE c.lead_id = ? AND c.method = '` + MethodForm + `' AND ` + withdrawnSinceSQL + `)`
 	outboxSQL = `INSERT INTO outbox (lead_id, kind, recipient, status, created_at, next_attempt_at, queued_at,
 		attempts, last_error, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -298,6 +297,14 @@ func (g *groupCommitter) commit(group []*createReq) {
 	}
 }
 
+// withdrawnSinceSQL is true when the person of consent event c withdrew
+// after it: the rule by which ticking the box again is new consent, not a
+// double click, both in the writer (insert) and in the reading twin of its
+// duplicate check (earlierSubmissionSQL). Ids of consent events grow with
+// time, and the person's events are found through idx_consent_subject.
+const withdrawnSinceSQL = `EXISTS (SELECT 1 FROM consent_events w WHERE w.subject = c.subject
+	AND w.purpose = c.purpose AND w.action = '` + ActionWithdrawn + `' AND w.id > c.id)`
+
 // fileGone returns an error when the database file is no longer the one
 // opened: deleted (connections keep writing to the unlinked file, lost at
 // the next start) or replaced (a restore while running).
@@ -365,7 +372,7 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 			// still runs no query per submission.
 			renewed := false
 			if r.consent.Action == ActionGiven {
-				err := st.withdrawnAfter.QueryRow(r.consent.Subject, PurposeMarketingEmail, ActionWithdrawn, id, MethodForm).Scan(&renewed)
+				err := st.withdrawnAfter.QueryRow(id).Scan(&renewed)
 				if err != nil {
 					return fmt.Errorf("look for an opt-out since the earlier submission: %w", err)
 				}

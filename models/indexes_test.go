@@ -71,8 +71,10 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 		{"cancel a person's confirmations", cancelConfirmationsSQL, []any{StatusCancelled, StatusPending, "a@example.com"},
 			[]string{"idx_outbox_confirmation_lead", "idx_consent_subject"}},
 		{"find an earlier submission", earlierSubmissionSQL,
-			[]any{"a@example.com", PurposeMarketingEmail, MethodForm, ActionGiven, "Hi", "2026-01-01", ActionGiven, ActionWithdrawn},
+			[]any{"a@example.com", PurposeMarketingEmail, MethodForm, ActionGiven, "Hi", "2026-01-01"},
 			[]string{"idx_consent_subject"}},
+		{"an opt-out since a lead's submission", withdrawnAfterSQL, []any{1},
+			[]string{"idx_consent_events_lead_id", "idx_consent_subject"}},
 		{"count a person's confirmations", confirmationsSQL, []any{"a@example.com", "a+", "a,", `%@example.com`, PurposeMarketingEmail, "2026-01-01"},
 			[]string{"idx_consent_subject", "idx_outbox_confirmation_lead"}},
 	}
@@ -90,7 +92,9 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 				details = append(details, p.Detail)
 			}
 			all := strings.Join(details, "\n")
-			if strings.Contains(all, "SCAN ") {
+			// A SELECT without FROM (SELECT EXISTS ...) "scans" its one
+			// constant row; any other SCAN reads a whole table.
+			if strings.Contains(strings.ReplaceAll(all, "SCAN CONSTANT ROW", ""), "SCAN ") {
 				t.Errorf("plan scans a table:\n%s", all)
 			}
 			for _, idx := range tt.want {

@@ -368,7 +368,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 func (s *Store) EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (Lead, error) {
 	var id int64
 	err := s.r.WithContext(ctx).Raw(earlierSubmissionSQL, subject, PurposeMarketingEmail, MethodForm, action,
-		message, since.UTC(), ActionGiven, ActionWithdrawn).Row().Scan(&id)
+		message, since.UTC()).Row().Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Lead{}, ErrNotFound
 	}
@@ -383,8 +383,7 @@ func (s *Store) EarlierSubmission(ctx context.Context, subject, action, message 
 // new one is new consent; see groupCommitter.insert).
 const earlierSubmissionSQL = `SELECT l.id FROM consent_events c JOIN leads l ON l.id = c.lead_id
 	WHERE c.subject = ? AND c.purpose = ? AND c.method = ? AND c.action = ? AND l.message = ? AND l.created_at >= ?
-	AND NOT (c.action = ? AND EXISTS (SELECT 1 FROM consent_events w
-		WHERE w.subject = c.subject AND w.purpose = c.purpose AND w.action = ? AND w.id > c.id))
+	AND NOT (c.action = '` + ActionGiven + `' AND ` + withdrawnSinceSQL + `)
 	ORDER BY l.id DESC LIMIT 1`
 
 // FormBusy reports whether submissions are queuing up behind the single
