@@ -83,8 +83,7 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 				// Like any duplicate, it gets the first answer.
 				if earlier, ok := earlierSubmission(ctx, d, sub, ci); ok {
 					in.spam.Note(models.SpamDuplicate)
-					given := earlier.Consent != nil && earlier.Consent.Action == models.ActionGiven
-					accepted(c, asJSON, next, submitResponse{ID: earlier.PublicID, MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
+					accepted(c, asJSON, next, submitResponse{ID: earlier.PublicID, MarketingConsent: consentStatus(gaveConsent(earlier), cfg.DoubleOptIn)})
 					return
 				}
 				in.spam.Note(models.SpamCaptcha)
@@ -118,12 +117,18 @@ func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
 		if created.Duplicate {
 			// A double click or a browser retry: the same answer again.
 			in.spam.Note(models.SpamDuplicate)
-			given = lead.Consent != nil && lead.Consent.Action == models.ActionGiven
+			given = gaveConsent(lead)
 		} else {
 			d.Notify()
 		}
 		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID, MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
 	}
+}
+
+// gaveConsent reports whether an earlier lead's submission ticked the box:
+// a duplicate is answered with the first one's consent, not its own.
+func gaveConsent(l models.Lead) bool {
+	return l.Consent != nil && l.Consent.Action == models.ActionGiven
 }
 
 // earlierSubmission finds the lead this submission repeats within the
