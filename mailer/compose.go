@@ -20,7 +20,6 @@ import (
 	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
-	"golang.org/x/net/idna"
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/models"
@@ -189,7 +188,7 @@ func (c *Composer) Compose(m models.OutboxMessage, now time.Time) (*gomail.Msg, 
 	if err != nil || to.Name != "" || to.Address != m.Lead.Email {
 		return nil, fmt.Errorf("compose outbox message %d: the lead's email address is not one plain address", m.ID)
 	}
-	to.Address = asciiDomain(to.Address)
+	to.Address = models.ASCIIAddress(to.Address)
 
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(c.opts.From)
@@ -291,23 +290,6 @@ func subjectFor(l *models.Lead) string {
 		s += " (" + company + ")"
 	}
 	return s
-}
-
-// asciiDomain writes an internationalised domain as its ASCII form
-// (bücher.de as xn--bcher-kva.de, RFC 5891), which every mail server takes;
-// the Unicode form needs SMTPUTF8 (RFC 6531), which many do not offer. The
-// local part is ASCII already (see the form's validation). A domain IDNA
-// refuses is left as it is.
-func asciiDomain(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 {
-		return addr
-	}
-	domain, err := idna.Lookup.ToASCII(addr[at+1:])
-	if err != nil {
-		return addr
-	}
-	return addr[:at+1] + domain
 }
 
 // headerText is visitor text made fit for a header: one line, and no "=?"

@@ -391,7 +391,7 @@ func TestInternationalDomainGoesOutAsASCII(t *testing.T) {
 			t.Errorf("%s: the lead's address became %q", kind, m.Lead.Email)
 		}
 	}
-	if got := asciiDomain("ann@example.com"); got != "ann@example.com" {
-		t.Errorf("asciiDomain of an ASCII address = %q", got)
+	if got := models.ASCIIAddress("ann@example.com"); got != "ann@example.com" {
+		t.Errorf("ASCIIAddress of an ASCII address = %q", got)
 	}
 }

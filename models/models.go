@@ -217,15 +217,37 @@ func canonicalDomain(d string) string {
 	if isLDH(lower) && !strings.Contains(lower, "xn--") {
 		return lower
 	}
-	ascii, err := idna.Lookup.ToASCII(d)
+	ascii, err := idnaProfile.ToASCII(d)
 	if err != nil {
 		return lower
 	}
-	u, err := idna.Lookup.ToUnicode(ascii)
+	u, err := idnaProfile.ToUnicode(ascii)
 	if err != nil {
 		return lower
 	}
 	return u
+}
+
+// idnaProfile maps domains for the person's key (NormalizeEmail) and for
+// the address emails go to (ASCIIAddress) alike: were the two to differ,
+// spellings that reach one mailbox would count as several people.
+var idnaProfile = idna.Lookup
+
+// ASCIIAddress writes an address's internationalised domain in its ASCII
+// form (bücher.de as xn--bcher-kva.de, RFC 5891), which every mail server
+// takes; the Unicode form needs SMTPUTF8 (RFC 6531), which many do not
+// offer. The local part is ASCII already (see the form's validation). A
+// domain IDNA refuses is left as it is.
+func ASCIIAddress(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	domain, err := idnaProfile.ToASCII(addr[at+1:])
+	if err != nil {
+		return addr
+	}
+	return addr[:at+1] + domain
 }
 
 // isLDH reports a domain of ASCII letters, digits, hyphens and dots only,
