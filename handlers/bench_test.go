@@ -14,7 +14,7 @@ import (
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/handlers"
-	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // newBenchServer is the real router over a real SQLite file, as in
@@ -34,9 +34,9 @@ func newBenchServer(b *testing.B) http.Handler {
 	if err != nil {
 		b.Fatalf("config.Load: %v", err)
 	}
-	store, err := models.Open(ctx, filepath.Join(b.TempDir(), "leads.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "leads.db"))
 	if err != nil {
-		b.Fatalf("models.Open: %v", err)
+		b.Fatalf("sqlite.Open: %v", err)
 	}
 	b.Cleanup(func() { _ = store.Close() })
 	ct, err := store.ConsentTextVersion(ctx, cfg.ConsentText)

@@ -11,16 +11,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leadbox/leadbox/internal/testlog"
-
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/handlers"
+	"github.com/leadbox/leadbox/internal/testlog"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // panickyStore fails the way a broken database or a bug would.
 type panickyStore struct {
-	*models.Store
+	*sqlite.Store
 	panic bool
 }
 
@@ -36,7 +36,7 @@ func (p panickyStore) LeadByOptOutToken(ctx context.Context, token string) (mode
 // same request id and the cause.
 func TestInternalErrorsShowNoInternals(t *testing.T) {
 	ctx := context.Background()
-	store, err := models.Open(ctx, filepath.Join(t.TempDir(), "leads.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "leads.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

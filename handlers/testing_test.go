@@ -28,6 +28,7 @@ import (
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/handlers"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 // testApp is one running Leadbox over a real SQLite file.
 type testApp struct {
 	srv    *httptest.Server
-	store  *models.Store
+	store  *sqlite.Store
 	cfg    config.Config
 	dbPath string
 	// notified counts calls of Deps.Notify (the mail sender's wake-up).
@@ -55,14 +56,14 @@ type testApp struct {
 // between two servers). env holds LEADBOX_* settings; everything else takes
 // its default, except the rate limit, the time trap and duplicate
 // detection, which are off unless env sets them.
-func newTestServer(t *testing.T, env map[string]string) (*httptest.Server, *models.Store, *testApp) {
+func newTestServer(t *testing.T, env map[string]string) (*httptest.Server, *sqlite.Store, *testApp) {
 	t.Helper()
 	return newTestServerWithClock(t, env, nil)
 }
 
 // newTestServerWithClock is newTestServer with the handlers' clock
 // replaced (nil: the real one).
-func newTestServerWithClock(t *testing.T, env map[string]string, clock func() time.Time) (*httptest.Server, *models.Store, *testApp) {
+func newTestServerWithClock(t *testing.T, env map[string]string, clock func() time.Time) (*httptest.Server, *sqlite.Store, *testApp) {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := env["LEADBOX_DATABASE"]
@@ -85,9 +86,9 @@ func newTestServerWithClock(t *testing.T, env map[string]string, clock func() ti
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)
 	}
-	store, err := models.Open(ctx, dbPath)
+	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
-		t.Fatalf("models.Open(%q): %v", dbPath, err)
+		t.Fatalf("sqlite.Open(%q): %v", dbPath, err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	ct, err := store.ConsentTextVersion(ctx, cfg.ConsentText)

@@ -15,13 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadbox/leadbox/internal/testlog"
-
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/internal/smtptest"
+	"github.com/leadbox/leadbox/internal/testlog"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 const testConsentText = "I agree to be contacted about other offerings by email."
@@ -60,12 +60,12 @@ func testConfig(t *testing.T, d *smtptest.Server, extra ...string) config.Config
 }
 
 // openStore opens a real SQLite database in a temporary folder.
-func openStore(t *testing.T) (*models.Store, string) {
+func openStore(t *testing.T) (*sqlite.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "leadbox.db")
-	s, err := models.Open(context.Background(), path)
+	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
-		t.Fatalf("models.Open: %v", err)
+		t.Fatalf("sqlite.Open: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s, path
@@ -89,7 +89,7 @@ func testLead(name string) *models.Lead {
 
 // addLead commits lead with a consent event (given or not) and one outbox
 // message per kind, and returns the outbox rows.
-func addLead(t *testing.T, s *models.Store, lead *models.Lead, given bool, kinds ...string) []models.OutboxMessage {
+func addLead(t *testing.T, s *sqlite.Store, lead *models.Lead, given bool, kinds ...string) []models.OutboxMessage {
 	t.Helper()
 	ctx := context.Background()
 	ct, err := s.ConsentTextVersion(ctx, testConsentText)
@@ -117,7 +117,7 @@ func addLead(t *testing.T, s *models.Store, lead *models.Lead, given bool, kinds
 }
 
 // outboxRow reads one outbox row as it is now.
-func outboxRow(t *testing.T, s *models.Store, id int64) models.OutboxMessage {
+func outboxRow(t *testing.T, s *sqlite.Store, id int64) models.OutboxMessage {
 	t.Helper()
 	var m models.OutboxMessage
 	if err := s.DB().WithContext(t.Context()).Take(&m, id).Error; err != nil {
@@ -127,7 +127,7 @@ func outboxRow(t *testing.T, s *models.Store, id int64) models.OutboxMessage {
 }
 
 // claimed returns the outbox row with its lead loaded, as ClaimDue would.
-func claimed(t *testing.T, s *models.Store, id int64) models.OutboxMessage {
+func claimed(t *testing.T, s *sqlite.Store, id int64) models.OutboxMessage {
 	t.Helper()
 	var m models.OutboxMessage
 	if err := s.DB().WithContext(t.Context()).Preload("Lead.Consent.ConsentText").Take(&m, id).Error; err != nil {

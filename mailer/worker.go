@@ -16,7 +16,7 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// Store is what the Worker needs from *models.Store.
+// Store is what the Worker needs from storage.
 type Store interface {
 	ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]models.OutboxMessage, error)
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)

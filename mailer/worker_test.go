@@ -17,9 +17,10 @@ import (
 
 	"github.com/leadbox/leadbox/internal/smtptest"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
-func statusOf(t *testing.T, s *models.Store, id int64) func() bool {
+func statusOf(t *testing.T, s *sqlite.Store, id int64) func() bool {
 	return func() bool {
 		st := outboxRow(t, s, id).Status
 		return st == models.StatusSent || st == models.StatusFailed || st == models.StatusCancelled
@@ -155,7 +156,7 @@ func TestWorkerRestartSendsPending(t *testing.T) {
 	}
 
 	d.Start()
-	s2, err := models.Open(context.Background(), path)
+	s2, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("reopen store: %v", err)
 	}
@@ -507,7 +508,7 @@ type slowTransport struct {
 	countingTransport
 	step   time.Duration
 	clock  *time.Time
-	store  *models.Store
+	store  *sqlite.Store
 	ids    []int64
 	leases []time.Time // lease_until of the last message, seen at each send
 	t      *testing.T
@@ -560,7 +561,7 @@ func TestWorkerExtendsItsLease(t *testing.T) {
 }
 
 // busyStore is a real store that says the form is busy.
-type busyStore struct{ *models.Store }
+type busyStore struct{ *sqlite.Store }
 
 func (busyStore) FormBusy() bool { return true }
 
@@ -624,7 +625,7 @@ func TestWorkerYieldsWhileTheFormIsBusy(t *testing.T) {
 // have been made, and which notes the Message-IDs of what it hands out
 // from then on.
 type busyAfterStore struct {
-	*models.Store
+	*sqlite.Store
 	after     int
 	mu        sync.Mutex
 	claims    int
@@ -733,7 +734,7 @@ func duplicateMessageIDs(t *testing.T, d *smtptest.Server) []string {
 // claimCounter is a real store that counts claims, and the outcomes of
 // each Record call.
 type claimCounter struct {
-	*models.Store
+	*sqlite.Store
 	mu      sync.Mutex
 	claims  int
 	records []int

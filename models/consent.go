@@ -3,6 +3,7 @@ package models
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 )
 
 // HashConsentText identifies a consent wording by the SHA-256 of its exact
@@ -62,4 +63,36 @@ func ComputeMarketingState(events []ConsentEvent, doubleOptIn bool) MarketingSta
 		}
 	}
 	return state
+}
+
+// ErrConfirmSuperseded means the person opted out after the consent this
+// confirmation link was sent for.
+var ErrConfirmSuperseded = errors.New("confirmation superseded")
+
+// ConfirmTarget says what the confirmation link sent for leadID can do,
+// given the person's events (oldest first). The link confirms that lead's
+// "given" event until the person decides otherwise: a withdrawal after it
+// supersedes the link, a confirmation after it (from this link or another)
+// means there is nothing left to confirm. Newer submissions with the box
+// ticked do not supersede it, so a person may click whichever of their
+// confirmation emails they find. It returns the event to confirm, or
+// confirmed=true; both zero means superseded.
+func ConfirmTarget(events []ConsentEvent, leadID int64) (given *ConsentEvent, confirmed bool) {
+	seen := false // this lead's "given" event has been passed
+	for i := range events {
+		e := &events[i]
+		if e.Purpose != PurposeMarketingEmail {
+			continue
+		}
+		switch {
+		case e.Action == ActionGiven && e.LeadID != nil && *e.LeadID == leadID:
+			given, confirmed, seen = e, false, true
+		case !seen:
+		case e.Action == ActionWithdrawn:
+			given, confirmed = nil, false
+		case e.Action == ActionConfirmed:
+			given, confirmed = nil, true
+		}
+	}
+	return given, confirmed
 }

@@ -1,6 +1,10 @@
-// Package models holds Leadbox's database records (leads, consent events,
-// consent wordings, outbox messages) and the Store that reads and writes them
-// in SQLite through GORM. It imports nothing else of Leadbox.
+// Package models holds Leadbox's domain: leads, consent events and
+// wordings, outbox messages, the rules computed from them (a person's
+// marketing state, what a confirmation link may confirm), and Store, the
+// contract every storage engine fulfils. It imports no database driver and
+// nothing else of Leadbox; the engines live beneath it (models/sqlite), and
+// models/storetest holds the conformance suite they all pass. The struct
+// tags are GORM's: the engines map these types directly.
 package models
 
 import (

@@ -15,7 +15,7 @@ import (
 
 // consentCmd prints a person's whole consent history, the proof an operator
 // shows a regulator: `leadbox consent EMAIL`.
-func consentCmd(ctx context.Context, cfg config.Config, store *models.Store, args []string, stdout io.Writer) error {
+func consentCmd(ctx context.Context, cfg config.Config, store models.Store, args []string, stdout io.Writer) error {
 	if len(args) != 1 {
 		return errors.New("usage: leadbox consent EMAIL")
 	}
@@ -66,7 +66,7 @@ func consentCmd(ctx context.Context, cfg config.Config, store *models.Store, arg
 
 // optOutCmd records an operator's withdrawal, for a person who asked by
 // phone or letter: `leadbox optout EMAIL`.
-func optOutCmd(ctx context.Context, store *models.Store, args []string, stdout io.Writer) error {
+func optOutCmd(ctx context.Context, store models.Store, args []string, stdout io.Writer) error {
 	if len(args) != 1 {
 		return errors.New("usage: leadbox optout EMAIL")
 	}

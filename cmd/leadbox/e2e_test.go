@@ -13,6 +13,7 @@ import (
 
 	"github.com/leadbox/leadbox/internal/smtptest"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // TestLeadSurvivesSMTPOutage is issue 3's "done when": a lead accepted
@@ -348,7 +349,7 @@ func TestBackup(t *testing.T) {
 	if out := a.cli(t, "backup", dst); !strings.Contains(out, "backed up to "+dst) {
 		t.Errorf("leadbox backup: %q", out)
 	}
-	saved, err := models.Open(t.Context(), dst)
+	saved, err := sqlite.Open(t.Context(), dst)
 	if err != nil {
 		t.Fatalf("open the backup: %v", err)
 	}

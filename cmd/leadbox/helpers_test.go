@@ -21,6 +21,7 @@ import (
 	"github.com/leadbox/leadbox/internal/smtptest"
 	"github.com/leadbox/leadbox/internal/testlog"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 const (
@@ -47,7 +48,7 @@ type app struct {
 	// client sends requests like a mail provider's one-click POST: no
 	// cookie jar, and redirects are returned, not followed.
 	client *http.Client
-	store  *models.Store // opened on first use, for reading rows
+	store  *sqlite.Store // opened on first use, for reading rows
 }
 
 // startApp runs `leadbox serve` against mail (started or not) until the
@@ -120,10 +121,10 @@ func (a *app) cli(t *testing.T, args ...string) string {
 }
 
 // db opens the database for reading rows the tests cannot see otherwise.
-func (a *app) db(t *testing.T) *models.Store {
+func (a *app) db(t *testing.T) *sqlite.Store {
 	t.Helper()
 	if a.store == nil {
-		s, err := models.Open(t.Context(), a.env["LEADBOX_DATABASE"])
+		s, err := sqlite.Open(t.Context(), a.env["LEADBOX_DATABASE"])
 		if err != nil {
 			t.Fatalf("open database: %v", err)
 		}

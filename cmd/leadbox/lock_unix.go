@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // lockDatabase makes sure one `leadbox serve` at a time uses the database
@@ -20,7 +20,7 @@ import (
 // Sub-commands do not take it: they may run beside the server.
 func lockDatabase(path string) (release func(), err error) {
 	// One file, however it is named (a file: URI, a symlink).
-	path = models.DatabaseFile(path)
+	path = sqlite.DatabaseFile(path)
 	f, err := os.OpenFile(path+".serve.lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("LEADBOX_DATABASE: create the lock beside the database: %w", err)
@@ -40,7 +40,7 @@ func lockDatabase(path string) (release func(), err error) {
 // create or write the database in its folder: SQLite's own message for it
 // is "unable to open database file: no such file or directory".
 func writableFolder(path string) error {
-	dir := filepath.Dir(models.DatabaseFile(path))
+	dir := filepath.Dir(sqlite.DatabaseFile(path))
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return fmt.Errorf("LEADBOX_DATABASE: cannot write in the folder %q (%v): the server creates the database and its -wal and -shm files there; "+
 			"in Docker, a bind-mounted folder must belong to uid 10001", dir, err)

@@ -17,10 +17,11 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // LEADBOX_TIMEZONE must work in minimal container images.
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/models"
-	_ "time/tzdata" // LEADBOX_TIMEZONE must work in minimal container images.
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 func main() {
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return sendTestEmail(ctx, cfg, rest, stdout)
 	case "consent", "optout", "outbox", "spam", "backup":
-		return withStore(ctx, getenv, func(cfg config.Config, store *models.Store) error {
+		return withStore(ctx, getenv, func(cfg config.Config, store models.Store) error {
 			switch cmd {
 			case "consent":
 				return consentCmd(ctx, cfg, store, rest, stdout)
@@ -94,7 +95,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				if len(rest) != 1 {
 					return errors.New("usage: leadbox backup FILE")
 				}
-				if err := store.Backup(ctx, rest[0]); err != nil {
+				b, ok := store.(backuper)
+				if !ok {
+					return errors.New("backup: this database has its own tools (pg_dump); see docs/operations.md")
+				}
+				if err := b.Backup(ctx, rest[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "backed up to %s\n", rest[0])
@@ -107,18 +112,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
+// backuper is an engine that can copy its database to a file while it
+// serves (SQLite's VACUUM INTO); a database server has its own tools.
+type backuper interface {
+	Backup(ctx context.Context, path string) error
+}
+
 // withStore loads the settings and opens the database for a sub-command.
 // Unlike serve, it never creates one: an opt-out recorded in a new, empty
 // file next to the real database would say "done" and change nothing.
-func withStore(ctx context.Context, getenv func(string) string, f func(config.Config, *models.Store) error) error {
+func withStore(ctx context.Context, getenv func(string) string, f func(config.Config, models.Store) error) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(models.DatabaseFile(cfg.Database)); err != nil {
+	if _, err := os.Stat(sqlite.DatabaseFile(cfg.Database)); err != nil {
 		return fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", cfg.Database, err)
 	}
-	store, err := models.Open(ctx, cfg.Database)
+	store, err := sqlite.Open(ctx, cfg.Database)
 	if err != nil {
 		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}

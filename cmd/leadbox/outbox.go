@@ -23,7 +23,7 @@ const outboxUsage = "usage: leadbox outbox             list pending, sending and
 // sender still has to do or gave up on, what it was told not to send (a
 // confirmation email after an opt-out), and a way to put a message back in
 // line once the cause is fixed.
-func outboxCmd(ctx context.Context, store *models.Store, args []string, stdout io.Writer) error {
+func outboxCmd(ctx context.Context, store models.Store, args []string, stdout io.Writer) error {
 	switch {
 	case len(args) == 0:
 		return outboxList(ctx, store, stdout,
@@ -48,7 +48,7 @@ func outboxCmd(ctx context.Context, store *models.Store, args []string, stdout i
 
 // outboxList prints the messages in the given states, or none when there
 // are none.
-func outboxList(ctx context.Context, store *models.Store, stdout io.Writer, none string, statuses ...string) error {
+func outboxList(ctx context.Context, store models.Store, stdout io.Writer, none string, statuses ...string) error {
 	msgs, err := store.OutboxByStatus(ctx, statuses...)
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/leadbox/leadbox/handlers"
 	"github.com/leadbox/leadbox/mailer"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
@@ -38,7 +39,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	defer release()
-	store, err := models.Open(ctx, cfg.Database)
+	store, err := sqlite.Open(ctx, cfg.Database)
 	if err != nil {
 		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}

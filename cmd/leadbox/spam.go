@@ -14,7 +14,7 @@ import (
 // spamCmd prints how many submissions were dropped, by reason, over the
 // last day and the last week, so that a defence misfiring on real people
 // shows up: `leadbox spam`.
-func spamCmd(ctx context.Context, store *models.Store, args []string, stdout io.Writer, now time.Time) error {
+func spamCmd(ctx context.Context, store models.Store, args []string, stdout io.Writer, now time.Time) error {
 	if len(args) != 0 {
 		return errors.New("usage: leadbox spam")
 	}

@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"context"
@@ -6,23 +6,27 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // duplicate keeps the tests of duplicate detection short.
-func duplicate(c Created, err error) (bool, error) { return c.Duplicate, err }
+func duplicate(c models.Created, err error) (bool, error) { return c.Duplicate, err }
 
 // limitOf is the guard of the default setting with at most n confirmation
 // emails a day.
-func limitOf(n int) Guards { return Guards{LimitConfirmations: true, MaxConfirmations: n} }
+func limitOf(n int) models.Guards {
+	return models.Guards{LimitConfirmations: true, MaxConfirmations: n}
+}
 
 // confirmationsQueued counts the confirmation emails in the outbox for an
 // address, straight from the table.
 func confirmationsQueued(t *testing.T, s *Store, email string) int64 {
 	t.Helper()
 	var n int64
-	err := s.DB().Model(&OutboxMessage{}).
-		Where("kind = ? AND lead_id IN (?)", KindConsentConfirmation,
-			s.DB().Model(&Lead{}).Select("id").Where("email_key = ?", NormalizeEmail(email))).
+	err := s.DB().Model(&models.OutboxMessage{}).
+		Where("kind = ? AND lead_id IN (?)", models.KindConsentConfirmation,
+			s.DB().Model(&models.Lead{}).Select("id").Where("email_key = ?", models.NormalizeEmail(email))).
 		Count(&n).Error
 	if err != nil {
 		t.Fatalf("count confirmations: %v", err)
@@ -32,11 +36,11 @@ func confirmationsQueued(t *testing.T, s *Store, email string) int64 {
 
 // submitTicked commits a ticked submission of email with a new message
 // under guards and reports whether its confirmation email was dropped.
-func submitTicked(t *testing.T, s *Store, email string, at time.Time, g Guards) bool {
+func submitTicked(t *testing.T, s *Store, email string, at time.Time, g models.Guards) bool {
 	t.Helper()
 	lead, ev, out := newLead(t, s, email)
 	lead.CreatedAt, ev.At = at, at
-	lead.Message = "Message " + NewToken(4)
+	lead.Message = "Message " + models.NewToken(4)
 	c, err := s.CreateLeadOnce(context.Background(), lead, ev, out, g)
 	if err != nil {
 		t.Fatalf("CreateLeadOnce: %v", err)
@@ -85,12 +89,12 @@ func TestConfirmationLimit(t *testing.T) {
 		t.Errorf("%d leads and %d consent events, want 6 and 6", got[0], got[1])
 	}
 	// A day later the count starts again.
-	if submitTicked(t, s, "ann@example.com", now.Add(ConfirmWindow+time.Second), limitOf(2)) {
+	if submitTicked(t, s, "ann@example.com", now.Add(models.ConfirmWindow+time.Second), limitOf(2)) {
 		t.Error("a confirmation a day later was dropped")
 	}
 	// Without the guard nothing is dropped, but what is queued still counts.
 	for range 2 {
-		if submitTicked(t, s, "cy@example.com", now, Guards{}) {
+		if submitTicked(t, s, "cy@example.com", now, models.Guards{}) {
 			t.Error("a confirmation was dropped without the guard")
 		}
 	}
@@ -108,7 +112,7 @@ func TestConfirmationLimitAsksNoQuery(t *testing.T) {
 	now := time.Now().UTC()
 	submitTicked(t, s, "ann@example.com", now, limitOf(2))
 	submitTicked(t, s, "ann@example.com", now, limitOf(2))
-	if err := s.w.Exec("DELETE FROM outbox WHERE kind = ?", KindConsentConfirmation).Error; err != nil {
+	if err := s.w.Exec("DELETE FROM outbox WHERE kind = ?", models.KindConsentConfirmation).Error; err != nil {
 		t.Fatalf("delete the confirmation emails: %v", err)
 	}
 	if !submitTicked(t, s, "ann@example.com", now, limitOf(2)) {
@@ -143,7 +147,7 @@ func TestConfirmationLimitWithinOneGroup(t *testing.T) {
 	var group []*createReq
 	for range 3 {
 		lead, ev, out := newLead(t, s, "ann@example.com")
-		lead.Message = "Message " + NewToken(4)
+		lead.Message = "Message " + models.NewToken(4)
 		group = append(group, newReq(ctx, s, lead, ev, out, limitOf(2)))
 	}
 	s.commits.commit(group)
@@ -162,7 +166,7 @@ func TestConfirmationLimitWithinOneGroup(t *testing.T) {
 func TestConfirmationLimitSurvivesRestart(t *testing.T) {
 	s, path := newStoreAt(t)
 	now := time.Now().UTC()
-	submitTicked(t, s, "ann@example.com", now.Add(-ConfirmWindow-time.Minute), limitOf(2)) // too old to count
+	submitTicked(t, s, "ann@example.com", now.Add(-models.ConfirmWindow-time.Minute), limitOf(2)) // too old to count
 	submitTicked(t, s, "ann@example.com", now.Add(-time.Hour), limitOf(2))
 	submitTicked(t, s, "ann@example.com", now.Add(-time.Minute), limitOf(2))
 	s = reopen(t, s, path)
@@ -191,7 +195,7 @@ func TestConfirmationLimitBeyondMemory(t *testing.T) {
 	if got := s.commits.confirms.count[person]; got != 0 {
 		t.Fatalf("the index still counts %d confirmations for ann; the test needs them forgotten", got)
 	}
-	if _, ok := s.commits.confirms.known(person, now.Add(-ConfirmWindow)); ok {
+	if _, ok := s.commits.confirms.known(person, now.Add(-models.ConfirmWindow)); ok {
 		t.Fatal("the index claims to know the whole day after forgetting part of it")
 	}
 	if !submitTicked(t, s, "ann@example.com", now, limitOf(2)) {
@@ -208,7 +212,7 @@ func TestConfirmIndexRing(t *testing.T) {
 	c := newConfirmIndex()
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	a, b := c.key("a@example.com"), c.key("b@example.com")
-	c.from = t0.Add(-ConfirmWindow)
+	c.from = t0.Add(-models.ConfirmWindow)
 	c.add(a, t0)
 	c.add(b, t0.Add(time.Second))
 	c.add(a, t0.Add(2*time.Second))
@@ -241,7 +245,7 @@ func TestConfirmationLimitCountsSubaddresses(t *testing.T) {
 	victim := s.commits.confirms.key("victim@example.com")
 	// In memory: the index covers the whole day.
 	for i, email := range []string{"victim@example.com", "victim+1@example.com", "Victim+x_y%z@example.com"} {
-		if _, ok := s.commits.confirms.known(victim, now.Add(-ConfirmWindow)); !ok {
+		if _, ok := s.commits.confirms.known(victim, now.Add(-models.ConfirmWindow)); !ok {
 			t.Fatal("the index does not cover the day; this part of the test needs it to")
 		}
 		if got, want := submitTicked(t, s, email, now, limitOf(2)), i == 2; got != want {
@@ -257,7 +261,7 @@ func TestConfirmationLimitCountsSubaddresses(t *testing.T) {
 	for i := range maxConfirmEntries {
 		submitTicked(t, s, fmt.Sprintf("other%d@example.com", i), now.Add(time.Millisecond), limitOf(2))
 	}
-	if _, ok := s.commits.confirms.known(victim, now.Add(2*time.Millisecond-ConfirmWindow)); ok {
+	if _, ok := s.commits.confirms.known(victim, now.Add(2*time.Millisecond-models.ConfirmWindow)); ok {
 		t.Fatal("the index still knows the whole day; the database part of the test needs it forgotten")
 	}
 	later := now.Add(2 * time.Millisecond)

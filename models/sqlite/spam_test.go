@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"bytes"
@@ -6,24 +6,26 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 func TestSpamLogTalliesByHourAndReason(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	l := NewSpamLog(s, 24*time.Hour)
+	l := models.NewSpamLog(s, 24*time.Hour)
 	t0 := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
-	l.now = func() time.Time { return t0 }
+	l.Now = func() time.Time { return t0 }
 	var wg sync.WaitGroup
 	for range 50 {
-		wg.Go(func() { l.Note(SpamHoneypot) })
+		wg.Go(func() { l.Note(models.SpamHoneypot) })
 	}
 	wg.Wait()
-	l.Note(SpamTimeTrap)
+	l.Note(models.SpamTimeTrap)
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	l.Note(SpamHoneypot) // same hour: adds to the same row
+	l.Note(models.SpamHoneypot) // same hour: adds to the same row
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func TestSpamLogTalliesByHourAndReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []SpamCount{{SpamHoneypot, 51}, {SpamTimeTrap, 1}}
+	want := []models.SpamCount{{models.SpamHoneypot, 51}, {models.SpamTimeTrap, 1}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("SpamCounts = %v, want %v", got, want)
 	}
@@ -42,8 +44,8 @@ func TestSpamLogTalliesByHourAndReason(t *testing.T) {
 	}
 
 	// Purging removes hours before the cut-off only.
-	l.now = func() time.Time { return t0.Add(3 * time.Hour) }
-	l.Note(SpamDuplicate)
+	l.Now = func() time.Time { return t0.Add(3 * time.Hour) }
+	l.Note(models.SpamDuplicate)
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestSpamLogTalliesByHourAndReason(t *testing.T) {
 		t.Errorf("PurgeSpam = %d, %v; want 2 rows", n, err)
 	}
 	got, _ = s.SpamCounts(ctx, time.Time{})
-	if len(got) != 1 || got[0] != (SpamCount{SpamDuplicate, 1}) {
+	if len(got) != 1 || got[0] != (models.SpamCount{models.SpamDuplicate, 1}) {
 		t.Errorf("after purge SpamCounts = %v, want only the later duplicate", got)
 	}
 }
@@ -81,12 +83,12 @@ func TestCreateLeadOnceFindsTheEarlierLead(t *testing.T) {
 	s := newStore(t)
 	t0 := time.Now().UTC()
 	first, c1, o1 := newLead(t, s, "Ann@Example.com")
-	if dup, err := duplicate(s.CreateLeadOnce(ctx, first, c1, o1, Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, first, c1, o1, models.Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
 		t.Fatalf("first CreateLeadOnce = %v, %v; want created", dup, err)
 	}
 	again, c2, o2 := newLead(t, s, "ann@example.com ")
 	again.Message = first.Message
-	dup, err := duplicate(s.CreateLeadOnce(ctx, again, c2, o2, Guards{DuplicateSince: t0.Add(-time.Minute)}))
+	dup, err := duplicate(s.CreateLeadOnce(ctx, again, c2, o2, models.Guards{DuplicateSince: t0.Add(-time.Minute)}))
 	if err != nil || !dup {
 		t.Fatalf("same person, same message: dup = %v, err %v; want dup", dup, err)
 	}
@@ -99,17 +101,17 @@ func TestCreateLeadOnceFindsTheEarlierLead(t *testing.T) {
 
 	other, c3, o3 := newLead(t, s, "ann@example.com")
 	other.Message = "A different question."
-	if dup, err := duplicate(s.CreateLeadOnce(ctx, other, c3, o3, Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, other, c3, o3, models.Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
 		t.Errorf("different message: dup = %v, err %v; want a new lead", dup, err)
 	}
 	unticked, c5, o5 := newLead(t, s, "ann@example.com")
-	unticked.Message, c5.Action = first.Message, ActionNotGiven
-	if dup, err := duplicate(s.CreateLeadOnce(ctx, unticked, c5, o5, Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
+	unticked.Message, c5.Action = first.Message, models.ActionNotGiven
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, unticked, c5, o5, models.Guards{DuplicateSince: t0.Add(-time.Minute)})); err != nil || dup {
 		t.Errorf("same message, other consent choice: dup = %v, err %v; want a new lead", dup, err)
 	}
 	late, c4, o4 := newLead(t, s, "ann@example.com")
 	late.Message = first.Message
-	if dup, err := duplicate(s.CreateLeadOnce(ctx, late, c4, o4, Guards{DuplicateSince: time.Now().UTC().Add(time.Minute)})); err != nil || dup {
+	if dup, err := duplicate(s.CreateLeadOnce(ctx, late, c4, o4, models.Guards{DuplicateSince: time.Now().UTC().Add(time.Minute)})); err != nil || dup {
 		t.Errorf("outside the window: dup = %v, err %v; want a new lead", dup, err)
 	}
 }

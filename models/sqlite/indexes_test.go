@@ -1,8 +1,10 @@
-package models
+package sqlite
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // indexSQL returns the CREATE statement of every index SQLite was asked
@@ -68,14 +70,14 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 			[]string{"idx_leads_confirm_token_set"}},
 		{"opt-out link", "SELECT * FROM leads WHERE opt_out_token = ?", []any{"t"},
 			[]string{"idx_leads_opt_out_token"}},
-		{"cancel a person's confirmations", cancelConfirmationsSQL, []any{StatusCancelled, StatusPending, "a@example.com"},
+		{"cancel a person's confirmations", cancelConfirmationsSQL, []any{models.StatusCancelled, models.StatusPending, "a@example.com"},
 			[]string{"idx_outbox_confirmation_lead", "idx_consent_subject"}},
 		{"find an earlier submission", earlierSubmissionSQL,
-			[]any{"a@example.com", PurposeMarketingEmail, MethodForm, ActionGiven, "Hi", "2026-01-01"},
+			[]any{"a@example.com", models.PurposeMarketingEmail, models.MethodForm, models.ActionGiven, "Hi", "2026-01-01"},
 			[]string{"idx_consent_subject"}},
 		{"an opt-out since a lead's submission", withdrawnAfterSQL, []any{1},
 			[]string{"idx_consent_events_lead_id", "idx_consent_subject"}},
-		{"count a person's confirmations", confirmationsSQL, []any{"a@example.com", "a+", "a,", `%@example.com`, PurposeMarketingEmail, "2026-01-01"},
+		{"count a person's confirmations", confirmationsSQL, []any{"a@example.com", "a+", "a,", `%@example.com`, models.PurposeMarketingEmail, "2026-01-01"},
 			[]string{"idx_consent_subject", "idx_outbox_confirmation_lead"}},
 	}
 	for _, tt := range tests {

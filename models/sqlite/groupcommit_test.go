@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // TestGroupCommitIsolatesFailures commits a group in which one submission
@@ -20,12 +22,12 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		if i == 2 {
 			lead.PublicID = group[0].lead.PublicID // unique constraint
 		}
-		group = append(group, newReq(ctx, s, lead, ev, out, Guards{}))
+		group = append(group, newReq(ctx, s, lead, ev, out, models.Guards{}))
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	lead, ev, out := newLead(t, s, "d@example.com")
-	group = append(group, newReq(cancelled, s, lead, ev, out, Guards{}))
+	group = append(group, newReq(cancelled, s, lead, ev, out, models.Guards{}))
 
 	s.commits.commit(group)
 
@@ -110,7 +112,7 @@ func TestFormBusy(t *testing.T) {
 
 // newReq is a submission as the writer receives it from do, for tests
 // that hand the writer a group themselves.
-func newReq(ctx context.Context, s *Store, lead *Lead, ev *ConsentEvent, out []OutboxMessage, g Guards) *createReq {
+func newReq(ctx context.Context, s *Store, lead *models.Lead, ev *models.ConsentEvent, out []models.OutboxMessage, g models.Guards) *createReq {
 	r := &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, guards: g, result: make(chan struct{})}
 	s.commits.prepare(r)
 	return r

@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // ClaimDue leases up to limit messages that are due at due (pending and
@@ -15,17 +17,17 @@ import (
 // leased, no other worker picks them up. The lease is counted from the
 // claim, not from due: a worker late in a long drain still asks for
 // messages due when it began.
-func (s *Store) ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]OutboxMessage, error) {
-	var msgs []OutboxMessage
+func (s *Store) ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]models.OutboxMessage, error) {
+	var msgs []models.OutboxMessage
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Two queries, each served by the (status, next_attempt_at) index in
 		// order: one OR across both would sort the whole backlog each time.
 		var ids, expired []int64
-		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND next_attempt_at <= ?", StatusPending, due).
+		if err := tx.Model(&models.OutboxMessage{}).Where("status = ? AND next_attempt_at <= ?", models.StatusPending, due).
 			Order("next_attempt_at").Limit(limit).Pluck("id", &ids).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&OutboxMessage{}).Where("status = ? AND lease_until <= ?", StatusSending, due).
+		if err := tx.Model(&models.OutboxMessage{}).Where("status = ? AND lease_until <= ?", models.StatusSending, due).
 			Limit(limit).Pluck("id", &expired).Error; err != nil {
 			return err
 		}
@@ -36,8 +38,8 @@ func (s *Store) ClaimDue(ctx context.Context, due time.Time, limit int, leaseUnt
 		if len(ids) == 0 {
 			return nil
 		}
-		if err := tx.Model(&OutboxMessage{}).Where("id IN ?", ids).
-			Updates(map[string]any{"status": StatusSending, "lease_until": leaseUntil}).Error; err != nil {
+		if err := tx.Model(&models.OutboxMessage{}).Where("id IN ?", ids).
+			Updates(map[string]any{"status": models.StatusSending, "lease_until": leaseUntil}).Error; err != nil {
 			return err
 		}
 		return withSubmissionConsent(tx, "Lead.Consent").Where("id IN ?", ids).Order("next_attempt_at, id").Find(&msgs).Error
@@ -51,7 +53,7 @@ func (s *Store) ClaimDue(ctx context.Context, due time.Time, limit int, leaseUnt
 // ExtendLease keeps leased messages leased until until, for a worker still
 // working through them.
 func (s *Store) ExtendLease(ctx context.Context, ids []int64, until time.Time) error {
-	err := s.w.WithContext(ctx).Model(&OutboxMessage{}).Where("id IN ? AND status = ?", ids, StatusSending).
+	err := s.w.WithContext(ctx).Model(&models.OutboxMessage{}).Where("id IN ? AND status = ?", ids, models.StatusSending).
 		Update("lease_until", until).Error
 	if err != nil {
 		return fmt.Errorf("extend outbox lease: %w", err)
@@ -62,9 +64,9 @@ func (s *Store) ExtendLease(ctx context.Context, ids []int64, until time.Time) e
 // NextDue returns when the next pending message is due; ok is false when
 // nothing is waiting.
 func (s *Store) NextDue(ctx context.Context) (at time.Time, ok bool, err error) {
-	var m OutboxMessage
+	var m models.OutboxMessage
 	err = s.r.WithContext(ctx).Select("next_attempt_at").
-		Where("status = ?", StatusPending).Order("next_attempt_at").Take(&m).Error
+		Where("status = ?", models.StatusPending).Order("next_attempt_at").Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return time.Time{}, false, nil
 	}
@@ -74,23 +76,9 @@ func (s *Store) NextDue(ctx context.Context) (at time.Time, ok bool, err error) 
 	return m.NextAttemptAt, true, nil
 }
 
-// Outcome is what became of one leased message. Record writes many at once:
-// a worker sending a burst pays one commit for the lot, not one per email.
-type Outcome struct {
-	ID int64
-	// Status is the new state: sent, failed, cancelled, or pending (to be
-	// tried again at Next, or, with a zero Next, given back untried).
-	Status string
-	At     time.Time // when it was sent (sent only)
-	Next   time.Time // the next attempt (pending only)
-	Reason string    // the error or why it was cancelled
-	// Attempted counts a delivery attempt.
-	Attempted bool
-}
-
 // Record writes outcomes of leased messages in one transaction. A message
 // that is no longer leased (another worker took it over) is left alone.
-func (s *Store) Record(ctx context.Context, outcomes []Outcome) error {
+func (s *Store) Record(ctx context.Context, outcomes []models.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -101,15 +89,15 @@ func (s *Store) Record(ctx context.Context, outcomes []Outcome) error {
 				fields["attempts"] = gorm.Expr("attempts + 1")
 			}
 			switch {
-			case o.Status == StatusSent:
+			case o.Status == models.StatusSent:
 				fields["sent_at"], fields["last_error"] = o.At, ""
-			case o.Status == StatusPending && o.Next.IsZero(): // released untried
-			case o.Status == StatusPending:
+			case o.Status == models.StatusPending && o.Next.IsZero(): // released untried
+			case o.Status == models.StatusPending:
 				fields["next_attempt_at"], fields["last_error"] = o.Next, o.Reason
 			default:
 				fields["last_error"] = o.Reason
 			}
-			if err := tx.Model(&OutboxMessage{}).Where("id = ? AND status = ?", o.ID, StatusSending).
+			if err := tx.Model(&models.OutboxMessage{}).Where("id = ? AND status = ?", o.ID, models.StatusSending).
 				Updates(fields).Error; err != nil {
 				return err
 			}
@@ -125,22 +113,22 @@ func (s *Store) Record(ctx context.Context, outcomes []Outcome) error {
 // Requeue puts a failed or cancelled message back in line, due now, with its
 // attempt count kept for the record.
 func (s *Store) Requeue(ctx context.Context, id int64, now time.Time) error {
-	res := s.w.WithContext(ctx).Model(&OutboxMessage{}).
-		Where("id = ? AND status IN ?", id, []string{StatusFailed, StatusCancelled}).
-		Updates(map[string]any{"status": StatusPending, "next_attempt_at": now, "queued_at": now})
+	res := s.w.WithContext(ctx).Model(&models.OutboxMessage{}).
+		Where("id = ? AND status IN ?", id, []string{models.StatusFailed, models.StatusCancelled}).
+		Updates(map[string]any{"status": models.StatusPending, "next_attempt_at": now, "queued_at": now})
 	if res.Error != nil {
 		return fmt.Errorf("requeue outbox message %d: %w", id, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("requeue outbox message %d: no failed or cancelled message with that id: %w", id, ErrNotFound)
+		return fmt.Errorf("requeue outbox message %d: no failed or cancelled message with that id: %w", id, models.ErrNotFound)
 	}
 	return nil
 }
 
 // OutboxByStatus lists messages in the given states, oldest first, with
 // their leads.
-func (s *Store) OutboxByStatus(ctx context.Context, statuses ...string) ([]OutboxMessage, error) {
-	var msgs []OutboxMessage
+func (s *Store) OutboxByStatus(ctx context.Context, statuses ...string) ([]models.OutboxMessage, error) {
+	var msgs []models.OutboxMessage
 	err := s.r.WithContext(ctx).Preload("Lead").Where("status IN ?", statuses).
 		Order("created_at, id").Find(&msgs).Error
 	if err != nil {

@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // benchStore opens a store on a new SQLite file, with the production
@@ -34,23 +36,23 @@ func benchStore(b *testing.B) (*Store, int64) {
 func createBenchLead(ctx context.Context, s *Store, textID int64, n int64) error {
 	now := time.Now().UTC()
 	email := "lead-" + strconv.FormatInt(n, 10) + "@example.com"
-	token := NewKey(20)
+	token := models.NewKey(20)
 	expires := now.Add(7 * 24 * time.Hour)
-	lead := &Lead{
-		PublicID: NewKey(16), CreatedAt: now, Name: "Bench Lead", Email: email,
-		Message: "Please call me about a quote.", OptOutToken: NewKey(20),
+	lead := &models.Lead{
+		PublicID: models.NewKey(16), CreatedAt: now, Name: "Bench Lead", Email: email,
+		Message: "Please call me about a quote.", OptOutToken: models.NewKey(20),
 		ConfirmToken: &token, ConfirmExpiresAt: &expires,
 	}
-	ev := &ConsentEvent{
-		Subject: NormalizeEmail(email), Purpose: PurposeMarketingEmail, At: now,
-		Action: ActionGiven, Method: MethodForm, IP: "192.0.2.1", UserAgent: "bench",
+	ev := &models.ConsentEvent{
+		Subject: models.NormalizeEmail(email), Purpose: models.PurposeMarketingEmail, At: now,
+		Action: models.ActionGiven, Method: models.MethodForm, IP: "192.0.2.1", UserAgent: "bench",
 		ConsentTextID: &textID,
 	}
-	outbox := []OutboxMessage{
-		{Kind: KindSalesNotification, CreatedAt: now},
-		{Kind: KindConsentConfirmation, CreatedAt: now},
+	outbox := []models.OutboxMessage{
+		{Kind: models.KindSalesNotification, CreatedAt: now},
+		{Kind: models.KindConsentConfirmation, CreatedAt: now},
 	}
-	_, err := s.CreateLeadOnce(ctx, lead, ev, outbox, Guards{
+	_, err := s.CreateLeadOnce(ctx, lead, ev, outbox, models.Guards{
 		DuplicateSince: now.Add(-10 * time.Minute), LimitConfirmations: true, MaxConfirmations: 3,
 	})
 	return err

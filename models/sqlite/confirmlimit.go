@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"context"
@@ -7,11 +7,9 @@ import (
 	"hash/maphash"
 	"strings"
 	"time"
-)
 
-// ConfirmWindow is the period over which Guards.MaxConfirmations counts a
-// person's confirmation emails.
-const ConfirmWindow = 24 * time.Hour
+	"github.com/leadbox/leadbox/models"
+)
 
 // maxConfirmEntries bounds the memory of the confirmation limit: 16 bytes
 // of ring and about 20 of map per email, so 100,000 emails in a day stay
@@ -52,25 +50,15 @@ func newConfirmIndex() *confirmIndex {
 // key is the person the limit counts for: their mailbox, so that
 // victim+1@, victim+2@ ... (RFC 5233 subaddresses, which most providers
 // deliver to victim@) share one count instead of each having its own.
-func (c *confirmIndex) key(subject string) uint64 { return maphash.String(c.seed, mailbox(subject)) }
-
-// mailbox drops a "+tag" from the local part of a normalised address.
-func mailbox(subject string) string {
-	at := strings.LastIndexByte(subject, '@')
-	if at < 0 {
-		return subject
-	}
-	if plus := strings.IndexByte(subject[:at], '+'); plus > 0 {
-		return subject[:plus] + subject[at:]
-	}
-	return subject
+func (c *confirmIndex) key(subject string) uint64 {
+	return maphash.String(c.seed, models.Mailbox(subject))
 }
 
 // subaddressRange returns the arguments of confirmationsSQL that find a
 // mailbox's subaddresses through the subject index: subjects after
 // "local+" and before "local," (the next byte), ending in "@domain".
 func subaddressRange(subject string) (from, to, like string) {
-	m := mailbox(subject)
+	m := models.Mailbox(subject)
 	at := strings.LastIndexByte(m, '@')
 	if at < 0 {
 		return m + "+", m + ",", ""
@@ -149,11 +137,11 @@ func (c *confirmIndex) grow() {
 // the newest row back and stops at the first row older than the window,
 // whatever its kind, so start-up reads one day of the outbox at most.
 func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) error {
-	since := now.Add(-ConfirmWindow)
+	since := now.Add(-models.ConfirmWindow)
 	c.from = since
 	rows, err := db.QueryContext(ctx, `SELECT o.created_at, c.subject FROM outbox o
 		LEFT JOIN consent_events c ON o.kind = ? AND c.lead_id = o.lead_id AND c.method = ?
-		ORDER BY o.id DESC`, KindConsentConfirmation, MethodForm)
+		ORDER BY o.id DESC`, models.KindConsentConfirmation, models.MethodForm)
 	if err != nil {
 		return fmt.Errorf("load confirmation counts: %w", err)
 	}
@@ -196,4 +184,4 @@ func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) erro
 // A person's mailbox is the address and its subaddresses (see key).
 const confirmationsSQL = `SELECT count(*) FROM consent_events c JOIN outbox o ON o.lead_id = c.lead_id
 	WHERE (c.subject = ? OR (c.subject > ? AND c.subject < ? AND c.subject LIKE ? ESCAPE '\'))
-	AND c.purpose = ? AND c.method = '` + MethodForm + `' AND o.` + kindIsConfirmation + ` AND o.created_at >= ?`
+	AND c.purpose = ? AND c.method = '` + models.MethodForm + `' AND o.` + kindIsConfirmation + ` AND o.created_at >= ?`

@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // maxRecent bounds the memory of duplicate detection: about 55 bytes per
@@ -84,7 +86,7 @@ func (r *recentLeads) add(k dupKey, id int64, at time.Time) {
 func (r *recentLeads) load(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx, `SELECT l.id, l.created_at, c.subject, c.action, l.message
 		FROM leads l JOIN consent_events c ON c.lead_id = l.id AND c.method = ?
-		ORDER BY l.id DESC LIMIT ?`, MethodForm, maxRecent)
+		ORDER BY l.id DESC LIMIT ?`, models.MethodForm, maxRecent)
 	if err != nil {
 		return fmt.Errorf("load recent leads: %w", err)
 	}

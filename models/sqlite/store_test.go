@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // newStore opens a new SQLite file in a temp dir.
@@ -140,30 +142,30 @@ func TestReaderRefusesWrites(t *testing.T) {
 			t.Errorf("%s through the read pool succeeded, want an error", tt.name)
 		}
 	}
-	if err := s.DB().WithContext(ctx).Create(&ConsentText{Hash: "h", Text: "t", CreatedAt: time.Now()}).Error; err == nil {
+	if err := s.DB().WithContext(ctx).Create(&models.ConsentText{Hash: "h", Text: "t", CreatedAt: time.Now()}).Error; err == nil {
 		t.Error("gorm Create through the read pool succeeded, want an error")
 	}
 }
 
 // newLead returns the records of one submission, ready for CreateLead.
-func newLead(t *testing.T, s *Store, email string) (*Lead, *ConsentEvent, []OutboxMessage) {
+func newLead(t *testing.T, s *Store, email string) (*models.Lead, *models.ConsentEvent, []models.OutboxMessage) {
 	t.Helper()
 	ct, err := s.ConsentTextVersion(context.Background(), "Email me offers.")
 	if err != nil {
 		t.Fatalf("ConsentTextVersion: %v", err)
 	}
 	now := time.Now().UTC()
-	lead := &Lead{
-		PublicID: NewToken(16), CreatedAt: now, Name: "Ann", Email: email,
-		Message: "Hello", OptOutToken: NewToken(20),
+	lead := &models.Lead{
+		PublicID: models.NewToken(16), CreatedAt: now, Name: "Ann", Email: email,
+		Message: "Hello", OptOutToken: models.NewToken(20),
 	}
-	ev := &ConsentEvent{
-		Subject: NormalizeEmail(email), Purpose: PurposeMarketingEmail, At: now,
-		Action: ActionGiven, Method: MethodForm, IP: "192.0.2.1", ConsentTextID: &ct.ID,
+	ev := &models.ConsentEvent{
+		Subject: models.NormalizeEmail(email), Purpose: models.PurposeMarketingEmail, At: now,
+		Action: models.ActionGiven, Method: models.MethodForm, IP: "192.0.2.1", ConsentTextID: &ct.ID,
 	}
-	outbox := []OutboxMessage{
-		{Kind: KindSalesNotification, CreatedAt: now},
-		{Kind: KindConsentConfirmation, CreatedAt: now},
+	outbox := []models.OutboxMessage{
+		{Kind: models.KindSalesNotification, CreatedAt: now},
+		{Kind: models.KindConsentConfirmation, CreatedAt: now},
 	}
 	return lead, ev, outbox
 }
@@ -172,7 +174,7 @@ func newLead(t *testing.T, s *Store, email string) (*Lead, *ConsentEvent, []Outb
 func rowCounts(t *testing.T, s *Store) [3]int64 {
 	t.Helper()
 	var c [3]int64
-	for i, m := range []any{&Lead{}, &ConsentEvent{}, &OutboxMessage{}} {
+	for i, m := range []any{&models.Lead{}, &models.ConsentEvent{}, &models.OutboxMessage{}} {
 		if err := s.DB().Model(m).Count(&c[i]).Error; err != nil {
 			t.Fatalf("count: %v", err)
 		}
@@ -194,11 +196,11 @@ func TestCreateLead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LeadByPublicID: %v", err)
 	}
-	if got.Consent == nil || got.Consent.Action != ActionGiven || got.Consent.ConsentText == nil ||
+	if got.Consent == nil || got.Consent.Action != models.ActionGiven || got.Consent.ConsentText == nil ||
 		got.Consent.ConsentText.Text != "Email me offers." || *got.Consent.LeadID != got.ID {
 		t.Errorf("read back consent %+v, want the given event with its wording", got.Consent)
 	}
-	msgs, err := s.OutboxByStatus(ctx, StatusPending)
+	msgs, err := s.OutboxByStatus(ctx, models.StatusPending)
 	if err != nil {
 		t.Fatalf("OutboxByStatus: %v", err)
 	}
@@ -211,7 +213,7 @@ func TestCreateLead(t *testing.T) {
 				m.Kind, m.LeadID, m.MessageID, m.QueuedAt, m.NextAttemptAt)
 		}
 	}
-	if _, err := s.LeadByPublicID(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.LeadByPublicID(ctx, "nope"); !errors.Is(err, models.ErrNotFound) {
 		t.Errorf("LeadByPublicID(unknown) error %v, want ErrNotFound", err)
 	}
 }
@@ -227,16 +229,16 @@ func TestLeadConsentIsItsSubmissions(t *testing.T) {
 	if err := s.CreateLead(ctx, lead, ev, outbox); err != nil {
 		t.Fatalf("CreateLead: %v", err)
 	}
-	if _, err := s.Confirm(ctx, *lead, ConsentEvent{At: time.Now().UTC(), Method: MethodConfirmLink}); err != nil {
+	if _, err := s.Confirm(ctx, *lead, models.ConsentEvent{At: time.Now().UTC(), Method: models.MethodConfirmLink}); err != nil {
 		t.Fatalf("Confirm: %v", err)
 	}
-	if _, err := s.Withdraw(ctx, ConsentEvent{Subject: NormalizeEmail(lead.Email), At: time.Now().UTC(),
-		Method: MethodOptOutPage, LeadID: &lead.ID}); err != nil {
+	if _, err := s.Withdraw(ctx, models.ConsentEvent{Subject: models.NormalizeEmail(lead.Email), At: time.Now().UTC(),
+		Method: models.MethodOptOutPage, LeadID: &lead.ID}); err != nil {
 		t.Fatalf("Withdraw: %v", err)
 	}
-	want := func(from string, c *ConsentEvent) {
+	want := func(from string, c *models.ConsentEvent) {
 		t.Helper()
-		if c == nil || c.ID != ev.ID || c.Action != ActionGiven || c.Method != MethodForm ||
+		if c == nil || c.ID != ev.ID || c.Action != models.ActionGiven || c.Method != models.MethodForm ||
 			c.ConsentText == nil || c.ConsentText.Text != "Email me offers." {
 			t.Errorf("%s: consent %+v, want the submission's event %d (given, form) with its wording", from, c, ev.ID)
 		}
@@ -264,20 +266,20 @@ func TestCreateLeadAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name  string
-		spoil func(t *testing.T, s *Store, lead *Lead, ev *ConsentEvent, outbox []OutboxMessage)
+		spoil func(t *testing.T, s *Store, lead *models.Lead, ev *models.ConsentEvent, outbox []models.OutboxMessage)
 	}{
-		{"duplicate public id (lead fails)", func(t *testing.T, s *Store, lead *Lead, _ *ConsentEvent, _ []OutboxMessage) {
+		{"duplicate public id (lead fails)", func(t *testing.T, s *Store, lead *models.Lead, _ *models.ConsentEvent, _ []models.OutboxMessage) {
 			first, fev, fout := newLead(t, s, "first@example.com")
 			if err := s.CreateLead(ctx, first, fev, fout); err != nil {
 				t.Fatalf("first CreateLead: %v", err)
 			}
 			lead.PublicID = first.PublicID
 		}},
-		{"unknown consent text (event fails)", func(_ *testing.T, _ *Store, _ *Lead, ev *ConsentEvent, _ []OutboxMessage) {
+		{"unknown consent text (event fails)", func(_ *testing.T, _ *Store, _ *models.Lead, ev *models.ConsentEvent, _ []models.OutboxMessage) {
 			missing := int64(987654)
 			ev.ConsentTextID = &missing
 		}},
-		{"outbox insert fails", func(t *testing.T, s *Store, _ *Lead, _ *ConsentEvent, outbox []OutboxMessage) {
+		{"outbox insert fails", func(t *testing.T, s *Store, _ *models.Lead, _ *models.ConsentEvent, outbox []models.OutboxMessage) {
 			// A test-only trigger stands in for a full disk or a bug.
 			if err := s.w.Exec(`CREATE TRIGGER outbox_boom BEFORE INSERT ON outbox WHEN NEW.kind = 'boom'
 				BEGIN SELECT RAISE(ABORT, 'boom'); END`).Error; err != nil {
@@ -299,7 +301,7 @@ func TestCreateLeadAllOrNothing(t *testing.T) {
 				t.Errorf("rows (leads, events, outbox) %v after a failed CreateLead, want unchanged %v", after, before)
 			}
 			var n int64
-			if err := s.DB().Model(&ConsentEvent{}).Where("subject = ?", "ann@example.com").Count(&n).Error; err != nil {
+			if err := s.DB().Model(&models.ConsentEvent{}).Where("subject = ?", "ann@example.com").Count(&n).Error; err != nil {
 				t.Fatal(err)
 			}
 			if n != 0 {
@@ -328,16 +330,16 @@ func TestConsentEventsAppendOnly(t *testing.T) {
 		run  func() error
 	}{
 		{"SQL update", func() error {
-			return s.w.WithContext(ctx).Exec(`UPDATE consent_events SET action = ? WHERE id = ?`, ActionWithdrawn, ev.ID).Error
+			return s.w.WithContext(ctx).Exec(`UPDATE consent_events SET action = ? WHERE id = ?`, models.ActionWithdrawn, ev.ID).Error
 		}},
 		{"gorm update", func() error {
-			return s.w.WithContext(ctx).Model(&ConsentEvent{}).Where("id = ?", ev.ID).Update("subject", "x@example.com").Error
+			return s.w.WithContext(ctx).Model(&models.ConsentEvent{}).Where("id = ?", ev.ID).Update("subject", "x@example.com").Error
 		}},
 		{"SQL delete", func() error {
 			return s.w.WithContext(ctx).Exec(`DELETE FROM consent_events WHERE id = ?`, ev.ID).Error
 		}},
 		{"gorm delete", func() error {
-			return s.w.WithContext(ctx).Delete(&ConsentEvent{}, ev.ID).Error
+			return s.w.WithContext(ctx).Delete(&models.ConsentEvent{}, ev.ID).Error
 		}},
 	}
 	for _, tt := range tests {
@@ -346,16 +348,16 @@ func TestConsentEventsAppendOnly(t *testing.T) {
 			t.Errorf("%s: error %v, want the append-only trigger's", tt.name, err)
 		}
 	}
-	var got ConsentEvent
+	var got models.ConsentEvent
 	if err := s.DB().WithContext(ctx).Take(&got, ev.ID).Error; err != nil {
 		t.Fatalf("read event: %v", err)
 	}
-	if got.Action != ActionGiven || got.Subject != "ann@example.com" {
+	if got.Action != models.ActionGiven || got.Subject != "ann@example.com" {
 		t.Errorf("event after refused edits: action %q, subject %q; want unchanged", got.Action, got.Subject)
 	}
 	// Appending still works.
 	w := *ev
-	w.ID, w.Action, w.Method, w.At = 0, ActionWithdrawn, MethodOneClick, time.Now().UTC()
+	w.ID, w.Action, w.Method, w.At = 0, models.ActionWithdrawn, models.MethodOneClick, time.Now().UTC()
 	if err := s.w.WithContext(ctx).Omit("ConsentText").Create(&w).Error; err != nil {
 		t.Errorf("append a withdrawal: %v", err)
 	}
@@ -382,47 +384,11 @@ func TestConsentTextVersion(t *testing.T) {
 	if b.ID == a1.ID {
 		t.Errorf("a different wording reused id %d", b.ID)
 	}
-	if a1.Hash != HashConsentText("Wording A") || a1.Text != "Wording A" {
-		t.Errorf("stored %q with hash %s, want %q with hash %s", a1.Text, a1.Hash, "Wording A", HashConsentText("Wording A"))
+	if a1.Hash != models.HashConsentText("Wording A") || a1.Text != "Wording A" {
+		t.Errorf("stored %q with hash %s, want %q with hash %s", a1.Text, a1.Hash, "Wording A", models.HashConsentText("Wording A"))
 	}
-	if got := HashConsentText("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+	if got := models.HashConsentText("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Errorf("HashConsentText(abc) = %s, want the SHA-256 of abc", got)
-	}
-}
-
-func TestComputeMarketingState(t *testing.T) {
-	ev := func(action string) ConsentEvent { return ConsentEvent{Purpose: PurposeMarketingEmail, Action: action} }
-	other := ConsentEvent{Purpose: "marketing_sms", Action: ActionGiven}
-	tests := []struct {
-		name        string
-		events      []ConsentEvent
-		doubleOptIn bool
-		want        MarketingState
-	}{
-		{"no events", nil, true, StateNone},
-		{"not given", []ConsentEvent{ev(ActionNotGiven)}, true, StateNone},
-		{"given, double opt-in", []ConsentEvent{ev(ActionGiven)}, true, StatePending},
-		{"given, single opt-in", []ConsentEvent{ev(ActionGiven)}, false, StateSubscribed},
-		{"given then confirmed", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed)}, true, StateSubscribed},
-		{"confirmed without given", []ConsentEvent{ev(ActionConfirmed)}, true, StateNone},
-		{"given, confirmed, withdrawn", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed), ev(ActionWithdrawn)}, true, StateWithdrawn},
-		{"withdrawn then stale confirm", []ConsentEvent{ev(ActionGiven), ev(ActionWithdrawn), ev(ActionConfirmed)}, true, StateWithdrawn},
-		{"withdrawn then given again", []ConsentEvent{ev(ActionGiven), ev(ActionWithdrawn), ev(ActionGiven)}, true, StatePending},
-		{"withdrawn then given again, single opt-in", []ConsentEvent{ev(ActionWithdrawn), ev(ActionGiven)}, false, StateSubscribed},
-		{"subscribed then box left unticked", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed), ev(ActionNotGiven)}, true, StateSubscribed},
-		{"withdrawn then box left unticked", []ConsentEvent{ev(ActionWithdrawn), ev(ActionNotGiven)}, true, StateWithdrawn},
-		{"pending then given again", []ConsentEvent{ev(ActionGiven), ev(ActionGiven)}, true, StatePending},
-		{"confirmed then given again (new pending)", []ConsentEvent{ev(ActionGiven), ev(ActionConfirmed), ev(ActionGiven)}, true, StatePending},
-		{"other purpose ignored", []ConsentEvent{other}, false, StateNone},
-	}
-	for _, tt := range tests {
-		got := ComputeMarketingState(tt.events, tt.doubleOptIn)
-		if got != tt.want {
-			t.Errorf("%s: ComputeMarketingState = %q, want %q", tt.name, got, tt.want)
-		}
-		if got.MayMarket() != (tt.want == StateSubscribed) {
-			t.Errorf("%s: MayMarket = %v for %q", tt.name, got.MayMarket(), got)
-		}
 	}
 }
 
@@ -457,28 +423,6 @@ func TestOpenRefusesQueryInPath(t *testing.T) {
 	}
 }
 
-func TestNormalizeEmail(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"  Ann.Example@EXAMPLE.com ", "ann.example@example.com"},
-		{"ann@sub-1.example.co.uk", "ann@sub-1.example.co.uk"},
-		// Every spelling that reaches the same mailbox is the same person.
-		{"Zoe@Bücher.DE", "zoe@bücher.de"},
-		{"zoe@xn--bcher-kva.de", "zoe@bücher.de"},
-		{"zoe@XN--BCHER-KVA.DE", "zoe@bücher.de"},
-		{"victim@ｅxample.com", "victim@example.com"},
-		{"victim@exａmple.ｃom", "victim@example.com"},
-		{"a@ﬁ.com", "a@fi.com"},
-		// What IDNA refuses is only lower-cased.
-		{"a@-bad-.com", "a@-bad-.com"},
-		{"no-at-sign", "no-at-sign"},
-	}
-	for _, tt := range tests {
-		if got := NormalizeEmail(tt.in); got != tt.want {
-			t.Errorf("NormalizeEmail(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestReadPoolIsReadyForConcurrentUse: the first reads of a freshly opened
 // store, at the same time and through relationships (as the outbox worker
 // and a request do just after start), are safe. GORM works schemas out on
@@ -492,7 +436,7 @@ func TestReadPoolIsReadyForConcurrentUse(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			var m OutboxMessage
+			var m models.OutboxMessage
 			_ = s.DB().Preload("Lead.Consent.ConsentText").Take(&m).Error
 		})
 		wg.Go(func() {
@@ -501,7 +445,7 @@ func TestReadPoolIsReadyForConcurrentUse(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
-			var l Lead
+			var l models.Lead
 			_ = s.DB().Preload("Consent").Take(&l).Error
 		})
 		wg.Wait()

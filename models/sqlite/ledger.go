@@ -1,11 +1,12 @@
-package models
+package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // kindIsConfirmation selects the outbox rows an opt-out cancels: the
@@ -13,44 +14,44 @@ import (
 // notification is not marketing: it tells sales about an enquiry the
 // person asked them to answer, so it still goes out. The kind is written
 // out, not bound, so that SQLite can use the partial index on these rows.
-const kindIsConfirmation = "kind = '" + KindConsentConfirmation + "'"
+const kindIsConfirmation = "kind = '" + models.KindConsentConfirmation + "'"
 
 // LeadByOptOutToken returns the lead whose opt-out link carries token.
-func (s *Store) LeadByOptOutToken(ctx context.Context, token string) (Lead, error) {
+func (s *Store) LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error) {
 	return s.leadWhere(ctx, "opt_out_token = ?", token)
 }
 
 // LeadByConfirmToken returns the lead whose confirmation link carries token.
-func (s *Store) LeadByConfirmToken(ctx context.Context, token string) (Lead, error) {
+func (s *Store) LeadByConfirmToken(ctx context.Context, token string) (models.Lead, error) {
 	return s.leadWhere(ctx, "confirm_token = ?", token)
 }
 
 // MarketingStateOf computes whether a person may receive marketing from
 // their consent history.
-func (s *Store) MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (MarketingState, error) {
+func (s *Store) MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error) {
 	evs, err := s.ConsentHistory(ctx, subject)
 	if err != nil {
 		return "", err
 	}
-	return ComputeMarketingState(evs, doubleOptIn), nil
+	return models.ComputeMarketingState(evs, doubleOptIn), nil
 }
 
 // Withdraw records that a person withdrew marketing consent and cancels the
 // marketing mail still waiting for them, in one transaction. It is
 // idempotent: when the latest decision already is a withdrawal it adds
 // nothing and reports done=false.
-func (s *Store) Withdraw(ctx context.Context, ev ConsentEvent) (done bool, err error) {
-	ev.Action, ev.Purpose, ev.ConsentText = ActionWithdrawn, PurposeMarketingEmail, nil
+func (s *Store) Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error) {
+	ev.Action, ev.Purpose, ev.ConsentText = models.ActionWithdrawn, models.PurposeMarketingEmail, nil
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		evs, err := eventsIn(tx, ev.Subject)
-		if err != nil || ComputeMarketingState(evs, false) == StateWithdrawn {
+		if err != nil || models.ComputeMarketingState(evs, false) == models.StateWithdrawn {
 			return err
 		}
 		if err := tx.Omit("ConsentText").Create(&ev).Error; err != nil {
 			return err
 		}
 		done = true
-		return tx.Exec(cancelConfirmationsSQL, StatusCancelled, StatusPending, ev.Subject).Error
+		return tx.Exec(cancelConfirmationsSQL, models.StatusCancelled, models.StatusPending, ev.Subject).Error
 	})
 	if err != nil {
 		return false, fmt.Errorf("withdraw consent: %w", err)
@@ -58,29 +59,25 @@ func (s *Store) Withdraw(ctx context.Context, ev ConsentEvent) (done bool, err e
 	return done, nil
 }
 
-// ErrConfirmSuperseded means the person opted out after the consent this
-// confirmation link was sent for.
-var ErrConfirmSuperseded = errors.New("confirmation superseded")
-
 // Confirm records the double opt-in confirmation of the consent given with
 // lead's submission. It is idempotent (done=false when already confirmed)
 // and refuses with ErrConfirmSuperseded when a later event overtook the
 // consent this link was sent for.
-func (s *Store) Confirm(ctx context.Context, lead Lead, ev ConsentEvent) (done bool, err error) {
-	ev.Action, ev.Purpose, ev.ConsentText = ActionConfirmed, PurposeMarketingEmail, nil
-	ev.Subject = NormalizeEmail(lead.Email)
+func (s *Store) Confirm(ctx context.Context, lead models.Lead, ev models.ConsentEvent) (done bool, err error) {
+	ev.Action, ev.Purpose, ev.ConsentText = models.ActionConfirmed, models.PurposeMarketingEmail, nil
+	ev.Subject = models.NormalizeEmail(lead.Email)
 	ev.LeadID = &lead.ID
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		evs, err := eventsIn(tx, ev.Subject)
 		if err != nil {
 			return err
 		}
-		given, confirmed := ConfirmTarget(evs, lead.ID)
+		given, confirmed := models.ConfirmTarget(evs, lead.ID)
 		switch {
 		case confirmed:
 			return nil
 		case given == nil:
-			return ErrConfirmSuperseded
+			return models.ErrConfirmSuperseded
 		}
 		ev.ConsentTextID = given.ConsentTextID
 		if err := tx.Omit("ConsentText").Create(&ev).Error; err != nil {
@@ -95,40 +92,12 @@ func (s *Store) Confirm(ctx context.Context, lead Lead, ev ConsentEvent) (done b
 	return done, nil
 }
 
-// ConfirmTarget says what the confirmation link sent for leadID can do,
-// given the person's events (oldest first). The link confirms that lead's
-// "given" event until the person decides otherwise: a withdrawal after it
-// supersedes the link, a confirmation after it (from this link or another)
-// means there is nothing left to confirm. Newer submissions with the box
-// ticked do not supersede it, so a person may click whichever of their
-// confirmation emails they find. It returns the event to confirm, or
-// confirmed=true; both zero means superseded.
-func ConfirmTarget(events []ConsentEvent, leadID int64) (given *ConsentEvent, confirmed bool) {
-	seen := false // this lead's "given" event has been passed
-	for i := range events {
-		e := &events[i]
-		if e.Purpose != PurposeMarketingEmail {
-			continue
-		}
-		switch {
-		case e.Action == ActionGiven && e.LeadID != nil && *e.LeadID == leadID:
-			given, confirmed, seen = e, false, true
-		case !seen:
-		case e.Action == ActionWithdrawn:
-			given, confirmed = nil, false
-		case e.Action == ActionConfirmed:
-			given, confirmed = nil, true
-		}
-	}
-	return given, confirmed
-}
-
 // eventsIn reads a person's marketing consent events, oldest first, inside
 // a write transaction, so that the decision taken on them cannot race
 // another writer.
-func eventsIn(tx *gorm.DB, subject string) ([]ConsentEvent, error) {
-	var evs []ConsentEvent
-	err := tx.Where("subject = ? AND purpose = ?", subject, PurposeMarketingEmail).Order("at, id").Find(&evs).Error
+func eventsIn(tx *gorm.DB, subject string) ([]models.ConsentEvent, error) {
+	var evs []models.ConsentEvent
+	err := tx.Where("subject = ? AND purpose = ?", subject, models.PurposeMarketingEmail).Order("at, id").Find(&evs).Error
 	return evs, err
 }
 

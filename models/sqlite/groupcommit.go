@@ -1,4 +1,4 @@
-package models
+package sqlite
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // maxGroup bounds one group commit, so one transaction never grows
@@ -72,10 +74,10 @@ func (g *groupCommitter) busy() bool {
 
 type createReq struct {
 	ctx     context.Context
-	lead    *Lead
-	consent *ConsentEvent
-	outbox  []OutboxMessage
-	guards  Guards
+	lead    *models.Lead
+	consent *models.ConsentEvent
+	outbox  []models.OutboxMessage
+	guards  models.Guards
 	// Worked out by prepare, before the writer takes the request.
 	key    dupKey // what makes it the same submission
 	person uint64 // whose confirmation emails it counts against
@@ -108,7 +110,7 @@ const (
 		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// withdrawnAfterSQL asks withdrawnSinceSQL of a lead's submission.
 	withdrawnAfterSQL = `SELECT EXISTS (SELECT 1 FROM consent_events c
-		WHERE c.lead_id = ? AND c.method = '` + MethodForm + `' AND ` + withdrawnSinceSQL + `)`
+		WHERE c.lead_id = ? AND c.method = '` + models.MethodForm + `' AND ` + withdrawnSinceSQL + `)`
 	outboxSQL = `INSERT INTO outbox (lead_id, kind, recipient, status, created_at, next_attempt_at, queued_at,
 		attempts, last_error, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -161,7 +163,7 @@ func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCo
 // Once taken, the request is waited for even if ctx ends meanwhile: the
 // writer is using the caller's records, and the commit is seconds away at
 // worst (busy_timeout).
-func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEvent, outbox []OutboxMessage, guards Guards) *createReq {
+func (g *groupCommitter) do(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) *createReq {
 	r := &createReq{ctx: ctx, lead: lead, consent: consent, outbox: outbox, guards: guards, result: make(chan struct{})}
 	g.prepare(r)
 	select {
@@ -183,7 +185,7 @@ func (g *groupCommitter) do(ctx context.Context, lead *Lead, consent *ConsentEve
 // itself, the other cores do in parallel.
 func (g *groupCommitter) prepare(r *createReq) {
 	lead, consent := r.lead, r.consent
-	lead.EmailKey = NormalizeEmail(lead.Email)
+	lead.EmailKey = models.NormalizeEmail(lead.Email)
 	if consent.At.IsZero() {
 		consent.At = lead.CreatedAt
 	}
@@ -191,10 +193,10 @@ func (g *groupCommitter) prepare(r *createReq) {
 	for i := range r.outbox {
 		m := &r.outbox[i]
 		if m.Status == "" {
-			m.Status = StatusPending
+			m.Status = models.StatusPending
 		}
 		if m.MessageID == "" {
-			m.MessageID = NewToken(16)
+			m.MessageID = models.NewToken(16)
 		}
 		for _, t := range []*time.Time{&m.CreatedAt, &m.QueuedAt, &m.NextAttemptAt} {
 			if t.IsZero() {
@@ -303,7 +305,7 @@ func (g *groupCommitter) commit(group []*createReq) {
 // duplicate check (earlierSubmissionSQL). Ids of consent events grow with
 // time, and the person's events are found through idx_consent_subject.
 const withdrawnSinceSQL = `EXISTS (SELECT 1 FROM consent_events w WHERE w.subject = c.subject
-	AND w.purpose = c.purpose AND w.action = '` + ActionWithdrawn + `' AND w.id > c.id)`
+	AND w.purpose = c.purpose AND w.action = '` + models.ActionWithdrawn + `' AND w.id > c.id)`
 
 // fileGone returns an error when the database file is no longer the one
 // opened: deleted (connections keep writing to the unlinked file, lost at
@@ -363,7 +365,7 @@ func newUncommitted(n int) *uncommitted {
 // submissions are retried one by one.
 func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) error {
 	r.earlier, r.dropped = 0, false
-	dedupe := !r.guards.DuplicateSince.IsZero() && r.consent.Method == MethodForm
+	dedupe := !r.guards.DuplicateSince.IsZero() && r.consent.Method == models.MethodForm
 	if dedupe {
 		if id, ok := g.recent.find(r.key, r.guards.DuplicateSince); ok {
 			// The same ticked box after an opt-out is new consent, not a
@@ -371,7 +373,7 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 			// Asked only of a duplicate, which is rare, so the writer
 			// still runs no query per submission.
 			renewed := false
-			if r.consent.Action == ActionGiven {
+			if r.consent.Action == models.ActionGiven {
 				err := st.withdrawnAfter.QueryRow(id).Scan(&renewed)
 				if err != nil {
 					return fmt.Errorf("look for an opt-out since the earlier submission: %w", err)
@@ -411,13 +413,13 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 // index covers the window, else from the database inside the transaction
 // (which sees the group's own rows).
 func (g *groupCommitter) confirmationsOf(st leadStmts, r *createReq, p *uncommitted) (int, error) {
-	since := r.lead.CreatedAt.Add(-ConfirmWindow)
+	since := r.lead.CreatedAt.Add(-models.ConfirmWindow)
 	if n, ok := g.confirms.known(r.person, since); ok {
 		return n + p.confirms[r.person], nil
 	}
 	var n int
 	from, to, like := subaddressRange(r.consent.Subject)
-	err := st.confirmations.QueryRow(mailbox(r.consent.Subject), from, to, like, PurposeMarketingEmail, since.UTC()).Scan(&n)
+	err := st.confirmations.QueryRow(models.Mailbox(r.consent.Subject), from, to, like, models.PurposeMarketingEmail, since.UTC()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count confirmation emails: %w", err)
 	}
@@ -427,7 +429,7 @@ func (g *groupCommitter) confirmationsOf(st leadStmts, r *createReq, p *uncommit
 // queuesConfirmation reports whether r's outbox holds a confirmation email.
 func (r *createReq) queuesConfirmation() bool {
 	for _, m := range r.outbox {
-		if m.Kind == KindConsentConfirmation {
+		if m.Kind == models.KindConsentConfirmation {
 			return true
 		}
 	}
@@ -438,7 +440,7 @@ func (r *createReq) queuesConfirmation() bool {
 // person's confirmation limit: a confirmation email was queued with a
 // submission's consent event (as confirmationsSQL counts them).
 func (r *createReq) countsConfirmation() bool {
-	return r.earlier == 0 && !r.dropped && r.consent.Method == MethodForm && r.queuesConfirmation()
+	return r.earlier == 0 && !r.dropped && r.consent.Method == models.MethodForm && r.queuesConfirmation()
 }
 
 // remember adds committed submissions to the in-memory indexes.
@@ -447,7 +449,7 @@ func (g *groupCommitter) remember(reqs []*createReq) {
 		if r.err != nil || r.earlier != 0 {
 			continue
 		}
-		if r.consent.Method == MethodForm {
+		if r.consent.Method == models.MethodForm {
 			g.recent.add(r.key, r.lead.ID, r.lead.CreatedAt)
 		}
 		if r.countsConfirmation() {
@@ -507,7 +509,7 @@ func (st leadStmts) insert(r *createReq) error {
 	}
 	for i := range r.outbox {
 		m := &r.outbox[i]
-		if r.dropped && m.Kind == KindConsentConfirmation {
+		if r.dropped && m.Kind == models.KindConsentConfirmation {
 			continue
 		}
 		m.LeadID = lead.ID

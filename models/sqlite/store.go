@@ -1,0 +1,420 @@
+// Package sqlite is Leadbox's SQLite storage engine: one file, one writer
+// process (the serve lock), new leads committed in groups by a single
+// writer goroutine, reads through a separate pool. The in-memory indexes of
+// recent submissions and queued confirmation emails are its fast path for
+// the guards every engine applies (models.Guards); the database stays the
+// truth.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/leadbox/leadbox/models"
+)
+
+// minSQLiteVersion is the first SQLite release without the WAL-reset bug
+// that can lose committed pages when connections write and checkpoint
+// concurrently (https://www.sqlite.org/wal.html#walresetbug).
+const minSQLiteVersion = "3.51.3"
+
+// Store reads and writes Leadbox's records. Writes go through one
+// connection and reads through a separate pool: SQLite allows one writer at
+// a time, and a single pool pinned to one connection would queue every read
+// behind every write.
+type Store struct {
+	w *gorm.DB
+	r *gorm.DB
+	// commits funnels lead creation from all requests into one writer that
+	// commits them in groups (see groupcommit.go).
+	commits   *groupCommitter
+	closeOnce sync.Once
+}
+
+// writerPragmas are set per connection through the DSN (most pragmas are
+// per connection, so a one-off Exec would only reach one pooled connection).
+//
+//   - journal_mode=WAL: readers never block the writer and vice versa.
+//   - synchronous=FULL: a commit is fsynced to the WAL before it returns, so
+//     an acknowledged lead survives power loss and OS crashes, not only a
+//     crash of this process (NORMAL would risk the last commits).
+//   - busy_timeout=10000: wait up to 10 s for a lock held by another process
+//     (a CLI sub-command) instead of failing with "database is locked".
+//   - _txlock=immediate: transactions take the write lock at BEGIN, because
+//     upgrading a read transaction to a write one fails with SQLITE_BUSY
+//     without honouring busy_timeout.
+//   - foreign_keys=on: SQLite leaves them off unless asked, per connection.
+const writerPragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on"
+
+// readerPragmas: the read pool refuses writes (_query_only), so a bug can't
+// bypass the single writer.
+const readerPragmas = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_query_only=true"
+
+// Open opens (creating if needed) the SQLite database at path, checks the
+// SQLite version and brings the schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open database %q: the path must not contain ? or #", path)
+	}
+	cfg := func() *gorm.Config {
+		return &gorm.Config{
+			// SQL logs would carry personal data; errors are returned and
+			// logged once by the caller instead.
+			Logger:         logger.Discard,
+			NowFunc:        func() time.Time { return time.Now().UTC() },
+			PrepareStmt:    true,
+			TranslateError: true,
+		}
+	}
+	w, err := gorm.Open(sqlite.Open(path+"?"+writerPragmas), cfg())
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	wdb, err := w.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	// Ping so the writer creates the file and switches it to WAL before any
+	// reader opens it: sql.DB connects lazily.
+	if err := wdb.PingContext(ctx); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	s := &Store{w: w}
+	if err := s.checkVersion(ctx); err != nil {
+		_ = wdb.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("migrate database %q: %w", path, err)
+	}
+	r, err := gorm.Open(sqlite.Open(path+"?"+readerPragmas), cfg())
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+	}
+	rdb, err := r.DB()
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	// GORM works a model's schema out, relationships included, the first
+	// time a pool uses it, and two goroutines doing that at once race (the
+	// outbox worker and a request, just after start). Migrating did it for
+	// the writer; do it for the readers before anyone else can.
+	for _, m := range tables {
+		if err := (&gorm.Statement{DB: r}).Parse(m); err != nil {
+			_ = wdb.Close()
+			_ = rdb.Close()
+			return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+		}
+	}
+	s.r = r
+	if s.commits, err = startGroupCommitter(ctx, wdb, path); err != nil {
+		_ = wdb.Close()
+		_ = rdb.Close()
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	return s, nil
+}
+
+// DatabaseFile returns the file a LEADBOX_DATABASE value names, for what
+// works on the file itself (locks, identity, existence): SQLite's file:
+// URIs (file:/data/x.db, file:///data/x.db, file:x.db) name plain files
+// too (Open refuses their query parameters), and a symlink names its
+// target once the target exists.
+func DatabaseFile(path string) string {
+	if rest, ok := strings.CutPrefix(path, "file:"); ok {
+		if authority, ok := strings.CutPrefix(rest, "//"); ok { // file://[localhost]/path
+			rest = "/" + authority[strings.IndexByte(authority, '/')+1:]
+		}
+		path = rest
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return path
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	var errs []error
+	s.closeOnce.Do(func() {
+		if s.commits != nil {
+			s.commits.stop()
+		}
+	})
+	for _, g := range []*gorm.DB{s.r, s.w} {
+		if g == nil {
+			continue
+		}
+		if db, err := g.DB(); err == nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ping reports whether the database can keep leads: its file is there
+// and it answers a query and, after a lead could not be stored for want of
+// storage (a full disk, a read-only file), a write of a lead's size
+// succeeds again. That probe is made only then, so a healthy database is
+// not written to by checks.
+func (s *Store) Ping(ctx context.Context) error {
+	// Open connections keep working on a file deleted under them, and
+	// answer from their caches, until the process ends and the leads with
+	// it: ask the file system.
+	if err := s.commits.fileGone(); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	var tables int
+	if err := s.r.WithContext(ctx).Raw("SELECT count(*) FROM sqlite_schema").Scan(&tables).Error; err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	if !s.commits.cannotStore.Load() {
+		return nil
+	}
+	probe := make([]byte, probeSize)
+	_, _ = rand.Read(probe) // random, so no page of it can be shared or compressed away
+	err := s.w.WithContext(ctx).Exec(`INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, "storage_probe", probe).Error
+	if err != nil {
+		return fmt.Errorf("ping database: leads cannot be stored: %w", err)
+	}
+	s.commits.cannotStore.Store(false)
+	return nil
+}
+
+// probeSize is about what a lead with its consent event and emails takes
+// in the write-ahead log: a probe that fits where a lead would not proves
+// nothing.
+const probeSize = 8 << 10
+
+func (s *Store) checkVersion(ctx context.Context) error {
+	var v string
+	if err := s.w.WithContext(ctx).Raw("SELECT sqlite_version()").Scan(&v).Error; err != nil {
+		return fmt.Errorf("read SQLite version: %w", err)
+	}
+	if versionLess(v, minSQLiteVersion) {
+		return fmt.Errorf("SQLite %s is linked in, but %s or later is required (WAL-reset bug)", v, minSQLiteVersion)
+	}
+	return nil
+}
+
+// versionLess compares dotted version numbers numerically.
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// partialIndexes index only the rows that are looked up, which GORM's tags
+// cannot say. Every submission writes a lead and one or two outbox rows,
+// so an index entry saved per row is work saved on the hottest write. The
+// indexes they replace (full ones, from earlier versions) are dropped.
+//
+//   - A lead's confirm token is looked up by value (the confirm link), and
+//     only ticked submissions have one: NULLs need no entry. A query
+//     "confirm_token = ?" implies "IS NOT NULL", so SQLite uses it.
+//   - Outbox rows are looked up by lead only to cancel a person's waiting
+//     confirmation emails, and to count them for the confirmation limit;
+//     both queries name the kind literally so that SQLite can use the
+//     index. Deleting a lead (nothing does yet) would scan the outbox for
+//     its cascade.
+var partialIndexes = []string{
+	`DROP INDEX IF EXISTS idx_leads_confirm_token`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS idx_leads_confirm_token_set ON leads (confirm_token)
+	 WHERE confirm_token IS NOT NULL`,
+	`DROP INDEX IF EXISTS idx_outbox_lead_id`,
+	`CREATE INDEX IF NOT EXISTS idx_outbox_confirmation_lead ON outbox (lead_id)
+	 WHERE kind = '` + models.KindConsentConfirmation + `'`,
+}
+
+// tables are the models stored, in the order they are migrated.
+var tables = []any{&models.ConsentText{}, &models.Lead{}, &models.ConsentEvent{}, &models.OutboxMessage{}, &SpamTally{}, &Setting{}}
+
+func (s *Store) migrate(ctx context.Context) error {
+	db := s.w.WithContext(ctx)
+	if err := db.AutoMigrate(tables...); err != nil {
+		return err
+	}
+	for _, stmt := range partialIndexes {
+		if err := db.Exec(stmt).Error; err != nil {
+			return err
+		}
+	}
+	// The consent ledger is append-only: proof that can be edited proves
+	// nothing. The database itself refuses edits, whatever the code does.
+	for _, stmt := range []string{
+		`CREATE TRIGGER IF NOT EXISTS consent_events_no_update BEFORE UPDATE ON consent_events
+		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
+		`CREATE TRIGGER IF NOT EXISTS consent_events_no_delete BEFORE DELETE ON consent_events
+		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
+	} {
+		if err := db.Exec(stmt).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ConsentTextVersion returns the stored version of a consent wording,
+// adding it the first time it is seen.
+func (s *Store) ConsentTextVersion(ctx context.Context, text string) (models.ConsentText, error) {
+	ct := models.ConsentText{Hash: models.HashConsentText(text), Text: text}
+	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Where("hash = ?", ct.Hash).Take(&ct).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return tx.Create(&ct).Error
+		}
+		return err
+	})
+	if err != nil {
+		return models.ConsentText{}, fmt.Errorf("store consent text version: %w", err)
+	}
+	return ct, nil
+}
+
+// CreateLead commits a lead, its consent event and its outbox messages in one
+// transaction: once it returns nil, all of them survive a crash, and none of
+// them exists without the others.
+func (s *Store) CreateLead(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage) error {
+	_, err := s.CreateLeadOnce(ctx, lead, consent, outbox, models.Guards{})
+	return err
+}
+
+// CreateLeadOnce is CreateLead with guards (see Guards).
+func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error) {
+	r := s.commits.do(ctx, lead, consent, outbox, guards)
+	if r.err != nil {
+		return models.Created{}, fmt.Errorf("create lead: %w", r.err)
+	}
+	if r.earlier == 0 {
+		return models.Created{ConfirmationDropped: r.dropped}, nil
+	}
+	var err error
+	if *lead, err = s.LeadByID(ctx, r.earlier); err != nil {
+		return models.Created{}, fmt.Errorf("create lead: read the earlier lead: %w", err)
+	}
+	return models.Created{Duplicate: true}, nil
+}
+
+// Backup writes a consistent copy of the database to a new file at path,
+// while the server keeps running (VACUUM INTO reads one snapshot). It
+// refuses to overwrite a file.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("back up to %q: the file exists; choose a new name", path)
+	}
+	if err := s.w.WithContext(ctx).Exec("VACUUM INTO ?", path).Error; err != nil {
+		return fmt.Errorf("back up to %q: %w", path, err)
+	}
+	return nil
+}
+
+// EarlierSubmission returns the latest lead of the same submission (the
+// same person, consent choice and message) made at or after since, as
+// duplicate detection judges it, or ErrNotFound. It reads, and is for a
+// request that cannot reach the writer's own check: a browser retry whose
+// single-use CAPTCHA answer was spent by the first post.
+func (s *Store) EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (models.Lead, error) {
+	var id int64
+	err := s.r.WithContext(ctx).Raw(earlierSubmissionSQL, subject, models.PurposeMarketingEmail, models.MethodForm, action,
+		message, since.UTC()).Row().Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.Lead{}, models.ErrNotFound
+	}
+	if err != nil {
+		return models.Lead{}, fmt.Errorf("look for an earlier submission: %w", err)
+	}
+	return s.LeadByID(ctx, id)
+}
+
+// earlierSubmissionSQL is the writer's duplicate rule as a query: the same
+// submission, unless it gave consent and the person withdrew since (then a
+// new one is new consent; see groupCommitter.insert).
+const earlierSubmissionSQL = `SELECT l.id FROM consent_events c JOIN leads l ON l.id = c.lead_id
+	WHERE c.subject = ? AND c.purpose = ? AND c.method = ? AND c.action = ? AND l.message = ? AND l.created_at >= ?
+	AND NOT (c.action = '` + models.ActionGiven + `' AND ` + withdrawnSinceSQL + `)
+	ORDER BY l.id DESC LIMIT 1`
+
+// FormBusy reports whether submissions are queuing up behind the single
+// writer (a campaign or a bot wave), so background work can yield to them.
+func (s *Store) FormBusy() bool { return s.commits.busy() }
+
+// LeadByPublicID returns a lead with its submission's consent event.
+func (s *Store) LeadByPublicID(ctx context.Context, publicID string) (models.Lead, error) {
+	return s.leadWhere(ctx, "public_id = ?", publicID)
+}
+
+// LeadByID returns a lead with its submission's consent event.
+func (s *Store) LeadByID(ctx context.Context, id int64) (models.Lead, error) {
+	return s.leadWhere(ctx, "id = ?", id)
+}
+
+func (s *Store) leadWhere(ctx context.Context, query string, arg any) (models.Lead, error) {
+	var l models.Lead
+	err := withSubmissionConsent(s.r.WithContext(ctx), "Consent").Where(query, arg).Take(&l).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return models.Lead{}, models.ErrNotFound
+	}
+	if err != nil {
+		return models.Lead{}, fmt.Errorf("read lead: %w", err)
+	}
+	return l, nil
+}
+
+// withSubmissionConsent preloads, at path ("Consent" of a lead, "Lead.Consent"
+// of an outbox message), the consent event recorded with the lead's
+// submission, and its wording. Later events about the same lead carry its
+// id too (the confirmation, an opt-out through its link); without the
+// condition, GORM's has-one would fill in whichever of them it read last.
+func withSubmissionConsent(db *gorm.DB, path string) *gorm.DB {
+	return db.Preload(path, "method = ?", models.MethodForm).Preload(path + ".ConsentText")
+}
+
+// ConsentHistory returns every consent event about a normalised address,
+// oldest first, with the wording each one refers to.
+func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error) {
+	var evs []models.ConsentEvent
+	err := s.r.WithContext(ctx).Preload("ConsentText").
+		Where("subject = ? AND purpose = ?", subject, models.PurposeMarketingEmail).
+		Order("at, id").Find(&evs).Error
+	if err != nil {
+		return nil, fmt.Errorf("read consent history: %w", err)
+	}
+	return evs, nil
+}
+
+// DB exposes the read pool for tests and sub-commands that inspect rows.
+func (s *Store) DB() *gorm.DB { return s.r }
