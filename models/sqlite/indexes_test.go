@@ -22,9 +22,9 @@ func indexSQL(t *testing.T, s *Store) map[string]string {
 	return m
 }
 
-// TestPartialIndexesReplaceFullOnes: a database made by an earlier
-// version, with full indexes on leads.confirm_token and outbox.lead_id,
-// gets the partial ones instead when opened.
+// TestPartialIndexesReplaceFullOnes: a database made by an early release,
+// with full indexes on leads.confirm_token and outbox.lead_id and no
+// versioned migrations yet, gets the partial ones instead when opened.
 func TestPartialIndexesReplaceFullOnes(t *testing.T) {
 	s, path := newStoreAt(t)
 	for _, stmt := range []string{
@@ -32,6 +32,7 @@ func TestPartialIndexesReplaceFullOnes(t *testing.T) {
 		`DROP INDEX idx_outbox_confirmation_lead`,
 		"CREATE UNIQUE INDEX `idx_leads_confirm_token` ON `leads`(`confirm_token`)",
 		"CREATE INDEX `idx_outbox_lead_id` ON `outbox`(`lead_id`)",
+		"DROP TABLE schema_migrations",
 	} {
 		if err := s.w.Exec(stmt).Error; err != nil {
 			t.Fatalf("%s: %v", stmt, err)

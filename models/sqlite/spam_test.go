@@ -33,7 +33,7 @@ func TestSpamLogTalliesByHourAndReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []models.SpamCount{{models.SpamHoneypot, 51}, {models.SpamTimeTrap, 1}}
+	want := []models.SpamCount{{Reason: models.SpamHoneypot, Count: 51}, {Reason: models.SpamTimeTrap, Count: 1}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("SpamCounts = %v, want %v", got, want)
 	}
@@ -53,7 +53,7 @@ func TestSpamLogTalliesByHourAndReason(t *testing.T) {
 		t.Errorf("PurgeSpam = %d, %v; want 2 rows", n, err)
 	}
 	got, _ = s.SpamCounts(ctx, time.Time{})
-	if len(got) != 1 || got[0] != (models.SpamCount{models.SpamDuplicate, 1}) {
+	if len(got) != 1 || got[0] != (models.SpamCount{Reason: models.SpamDuplicate, Count: 1}) {
 		t.Errorf("after purge SpamCounts = %v, want only the later duplicate", got)
 	}
 }

@@ -101,7 +101,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = wdb.Close()
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := migrate(ctx, w, migrations); err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("migrate database %q: %w", path, err)
 	}
@@ -238,55 +238,9 @@ func versionLess(a, b string) bool {
 	return false
 }
 
-// partialIndexes index only the rows that are looked up, which GORM's tags
-// cannot say. Every submission writes a lead and one or two outbox rows,
-// so an index entry saved per row is work saved on the hottest write. The
-// indexes they replace (full ones, from earlier versions) are dropped.
-//
-//   - A lead's confirm token is looked up by value (the confirm link), and
-//     only ticked submissions have one: NULLs need no entry. A query
-//     "confirm_token = ?" implies "IS NOT NULL", so SQLite uses it.
-//   - Outbox rows are looked up by lead only to cancel a person's waiting
-//     confirmation emails, and to count them for the confirmation limit;
-//     both queries name the kind literally so that SQLite can use the
-//     index. Deleting a lead (nothing does yet) would scan the outbox for
-//     its cascade.
-var partialIndexes = []string{
-	`DROP INDEX IF EXISTS idx_leads_confirm_token`,
-	`CREATE UNIQUE INDEX IF NOT EXISTS idx_leads_confirm_token_set ON leads (confirm_token)
-	 WHERE confirm_token IS NOT NULL`,
-	`DROP INDEX IF EXISTS idx_outbox_lead_id`,
-	`CREATE INDEX IF NOT EXISTS idx_outbox_confirmation_lead ON outbox (lead_id)
-	 WHERE kind = '` + models.KindConsentConfirmation + `'`,
-}
-
-// tables are the models stored, in the order they are migrated.
+// tables are the models stored. The read pool parses them before use
+// (see Open); the schema itself is made by the migrations.
 var tables = []any{&models.ConsentText{}, &models.Lead{}, &models.ConsentEvent{}, &models.OutboxMessage{}, &SpamTally{}, &Setting{}}
-
-func (s *Store) migrate(ctx context.Context) error {
-	db := s.w.WithContext(ctx)
-	if err := db.AutoMigrate(tables...); err != nil {
-		return err
-	}
-	for _, stmt := range partialIndexes {
-		if err := db.Exec(stmt).Error; err != nil {
-			return err
-		}
-	}
-	// The consent ledger is append-only: proof that can be edited proves
-	// nothing. The database itself refuses edits, whatever the code does.
-	for _, stmt := range []string{
-		`CREATE TRIGGER IF NOT EXISTS consent_events_no_update BEFORE UPDATE ON consent_events
-		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
-		`CREATE TRIGGER IF NOT EXISTS consent_events_no_delete BEFORE DELETE ON consent_events
-		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
-	} {
-		if err := db.Exec(stmt).Error; err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // ConsentTextVersion returns the stored version of a consent wording,
 // adding it the first time it is seen.

@@ -1,0 +1,211 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/leadbox/leadbox/models"
+)
+
+// migration is one numbered step of the schema. Each is applied once, in
+// order, in one transaction with the row in schema_migrations that records
+// it: a crash mid-way leaves the step either done and recorded or neither.
+// A released step is never edited; a change of schema is a new step.
+type migration struct {
+	version int
+	name    string
+	up      func(tx *gorm.DB) error
+}
+
+// migrations is the schema's history.
+var migrations = []migration{
+	{1, "baseline: leads, consent ledger, outbox, spam tallies, settings", baseline},
+}
+
+// ErrSchemaTooNew means the database was migrated by a newer release than
+// this one: running older code on it could write rows that the newer schema
+// no longer means the same way.
+var ErrSchemaTooNew = errors.New("the database's schema is newer than this release")
+
+// migrate brings the schema up to the last of steps. The writer's
+// connection opens every transaction with BEGIN IMMEDIATE (the DSN's
+// _txlock), which takes SQLite's write lock at once: two processes starting
+// on one new file take turns, and the second finds the steps done.
+func migrate(ctx context.Context, db *gorm.DB, steps []migration) error {
+	db = db.WithContext(ctx)
+	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at DATETIME NOT NULL)`).Error; err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	latest := steps[len(steps)-1].version
+	var current int
+	if err := db.Raw("SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current).Error; err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current > latest {
+		return fmt.Errorf("%w: version %d, and this release knows up to %d; run the newer release, or restore the backup made before it",
+			ErrSchemaTooNew, current, latest)
+	}
+	for _, m := range steps {
+		if m.version <= current {
+			continue
+		}
+		err := db.Transaction(func(tx *gorm.DB) error {
+			var done int64
+			if err := tx.Raw("SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&done).Error; err != nil {
+				return err
+			}
+			if done > 0 { // another process applied it while this one waited for the lock
+				return nil
+			}
+			if err := m.up(tx); err != nil {
+				return err
+			}
+			return tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.version, m.name, time.Now().UTC()).Error
+		})
+		if err != nil {
+			return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// baseline is the schema as every release before versioned migrations left
+// it. Those releases ran GORM's AutoMigrate at each start, which only ever
+// added what was missing, so running it once more over frozen copies of
+// their last models brings a database of any of them, or a new file, to
+// the same schema. The copies are frozen: the live models may change, this
+// step may not.
+func baseline(tx *gorm.DB) error {
+	if err := tx.AutoMigrate(&v1ConsentText{}, &v1Lead{}, &v1ConsentEvent{}, &v1Outbox{}, &v1SpamTally{}, &v1Setting{}); err != nil {
+		return err
+	}
+	for _, stmt := range []string{
+		// Partial indexes index only the rows that are looked up, which
+		// GORM's tags cannot say. Every submission writes a lead and one or
+		// two outbox rows, so an index entry saved per row is work saved on
+		// the hottest write. The full indexes they replace (from early
+		// releases) are dropped.
+		//
+		//   - A lead's confirm token is looked up by value (the confirm
+		//     link), and only ticked submissions have one: NULLs need no
+		//     entry. A query "confirm_token = ?" implies "IS NOT NULL", so
+		//     SQLite uses it.
+		//   - Outbox rows are looked up by lead only to cancel a person's
+		//     waiting confirmation emails, and to count them for the
+		//     confirmation limit; both queries name the kind literally so
+		//     that SQLite can use the index.
+		`DROP INDEX IF EXISTS idx_leads_confirm_token`,
+		`CREATE UNIQUE INDEX IF NOT EXISTS idx_leads_confirm_token_set ON leads (confirm_token)
+		 WHERE confirm_token IS NOT NULL`,
+		`DROP INDEX IF EXISTS idx_outbox_lead_id`,
+		`CREATE INDEX IF NOT EXISTS idx_outbox_confirmation_lead ON outbox (lead_id)
+		 WHERE kind = '` + models.KindConsentConfirmation + `'`,
+		// The consent ledger is append-only: proof that can be edited
+		// proves nothing. The database itself refuses edits, whatever the
+		// code does.
+		`CREATE TRIGGER IF NOT EXISTS consent_events_no_update BEFORE UPDATE ON consent_events
+		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
+		`CREATE TRIGGER IF NOT EXISTS consent_events_no_delete BEFORE DELETE ON consent_events
+		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
+	} {
+		if err := tx.Exec(stmt).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The models of the last release before versioned migrations, frozen for
+// baseline.
+
+type v1ConsentText struct {
+	ID        int64     `gorm:"primaryKey"`
+	Hash      string    `gorm:"size:64;not null;uniqueIndex:idx_consent_texts_hash"`
+	Text      string    `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null"`
+}
+
+func (v1ConsentText) TableName() string { return "consent_texts" }
+
+type v1Lead struct {
+	ID               int64     `gorm:"primaryKey"`
+	PublicID         string    `gorm:"size:40;not null;uniqueIndex:idx_leads_public_id"`
+	CreatedAt        time.Time `gorm:"not null"`
+	Name             string    `gorm:"not null"`
+	Email            string    `gorm:"not null"`
+	EmailKey         string    `gorm:"not null;default:''"`
+	Phone            string    `gorm:"not null;default:''"`
+	Company          string    `gorm:"not null;default:''"`
+	Message          string    `gorm:"not null"`
+	PageURL          string    `gorm:"not null;default:''"`
+	UTMSource        string    `gorm:"column:utm_source;not null;default:''"`
+	UTMMedium        string    `gorm:"column:utm_medium;not null;default:''"`
+	UTMCampaign      string    `gorm:"column:utm_campaign;not null;default:''"`
+	UTMTerm          string    `gorm:"column:utm_term;not null;default:''"`
+	UTMContent       string    `gorm:"column:utm_content;not null;default:''"`
+	OptOutToken      string    `gorm:"size:64;not null;uniqueIndex:idx_leads_opt_out_token"`
+	ConfirmToken     *string   `gorm:"size:64"`
+	ConfirmExpiresAt *time.Time
+	Consent          *v1ConsentEvent `gorm:"foreignKey:LeadID"`
+}
+
+func (v1Lead) TableName() string { return "leads" }
+
+type v1ConsentEvent struct {
+	ID            int64     `gorm:"primaryKey"`
+	Subject       string    `gorm:"not null;index:idx_consent_subject,priority:1"`
+	Purpose       string    `gorm:"not null;index:idx_consent_subject,priority:2"`
+	At            time.Time `gorm:"not null"`
+	Action        string    `gorm:"not null"`
+	Method        string    `gorm:"not null"`
+	LeadID        *int64    `gorm:"index:idx_consent_events_lead_id"`
+	IP            string    `gorm:"not null;default:''"`
+	UserAgent     string    `gorm:"not null;default:''"`
+	PageURL       string    `gorm:"not null;default:''"`
+	ConsentTextID *int64
+	ConsentText   *v1ConsentText `gorm:"foreignKey:ConsentTextID"`
+}
+
+func (v1ConsentEvent) TableName() string { return "consent_events" }
+
+type v1Outbox struct {
+	ID            int64     `gorm:"primaryKey"`
+	LeadID        int64     `gorm:"not null"`
+	Lead          *v1Lead   `gorm:"constraint:OnDelete:CASCADE"`
+	Kind          string    `gorm:"not null"`
+	Recipient     string    `gorm:"not null;default:''"`
+	Status        string    `gorm:"not null;index:idx_outbox_due,priority:1"`
+	CreatedAt     time.Time `gorm:"not null"`
+	NextAttemptAt time.Time `gorm:"not null;index:idx_outbox_due,priority:2"`
+	LeaseUntil    *time.Time
+	QueuedAt      time.Time `gorm:"not null"`
+	Attempts      int       `gorm:"not null;default:0"`
+	LastError     string    `gorm:"not null;default:''"`
+	SentAt        *time.Time
+	MessageID     string `gorm:"not null"`
+}
+
+func (v1Outbox) TableName() string { return "outbox" }
+
+type v1SpamTally struct {
+	Hour   time.Time `gorm:"primaryKey"`
+	Reason string    `gorm:"primaryKey"`
+	Count  int64     `gorm:"not null"`
+}
+
+func (v1SpamTally) TableName() string { return "spam_tallies" }
+
+type v1Setting struct {
+	Name  string `gorm:"primaryKey"`
+	Value []byte `gorm:"not null"`
+}
+
+func (v1Setting) TableName() string { return "settings" }
