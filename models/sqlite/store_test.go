@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -182,105 +181,17 @@ func rowCounts(t *testing.T, s *Store) [3]int64 {
 	return c
 }
 
-func TestCreateLead(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	lead, ev, outbox := newLead(t, s, "Ann@Example.com")
-	if err := s.CreateLead(ctx, lead, ev, outbox); err != nil {
-		t.Fatalf("CreateLead: %v", err)
-	}
-	if got := rowCounts(t, s); got != [3]int64{1, 1, 2} {
-		t.Errorf("rows (leads, events, outbox) %v, want [1 1 2]", got)
-	}
-	got, err := s.LeadByPublicID(ctx, lead.PublicID)
-	if err != nil {
-		t.Fatalf("LeadByPublicID: %v", err)
-	}
-	if got.Consent == nil || got.Consent.Action != models.ActionGiven || got.Consent.ConsentText == nil ||
-		got.Consent.ConsentText.Text != "Email me offers." || *got.Consent.LeadID != got.ID {
-		t.Errorf("read back consent %+v, want the given event with its wording", got.Consent)
-	}
-	msgs, err := s.OutboxByStatus(ctx, models.StatusPending)
-	if err != nil {
-		t.Fatalf("OutboxByStatus: %v", err)
-	}
-	if len(msgs) != 2 {
-		t.Fatalf("%d pending outbox messages, want 2", len(msgs))
-	}
-	for _, m := range msgs {
-		if m.LeadID != got.ID || m.MessageID == "" || m.QueuedAt.IsZero() || m.NextAttemptAt.IsZero() {
-			t.Errorf("outbox %s: lead %d, message id %q, queued %v, due %v; want this lead's, with an id, queued and due",
-				m.Kind, m.LeadID, m.MessageID, m.QueuedAt, m.NextAttemptAt)
-		}
-	}
-	if _, err := s.LeadByPublicID(ctx, "nope"); !errors.Is(err, models.ErrNotFound) {
-		t.Errorf("LeadByPublicID(unknown) error %v, want ErrNotFound", err)
-	}
-}
-
-// TestLeadConsentIsItsSubmissions: a lead's confirmation and an opt-out
-// through its link are recorded with its id too, yet reading the lead (for
-// an answer, or with an outbox message for its email) gives the consent
-// event of its submission, with the wording shown.
-func TestLeadConsentIsItsSubmissions(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	lead, ev, outbox := newLead(t, s, "Ann@Example.com")
-	if err := s.CreateLead(ctx, lead, ev, outbox); err != nil {
-		t.Fatalf("CreateLead: %v", err)
-	}
-	if _, err := s.Confirm(ctx, *lead, models.ConsentEvent{At: time.Now().UTC(), Method: models.MethodConfirmLink}); err != nil {
-		t.Fatalf("Confirm: %v", err)
-	}
-	if _, err := s.Withdraw(ctx, models.ConsentEvent{Subject: models.NormalizeEmail(lead.Email), At: time.Now().UTC(),
-		Method: models.MethodOptOutPage, LeadID: &lead.ID}); err != nil {
-		t.Fatalf("Withdraw: %v", err)
-	}
-	want := func(from string, c *models.ConsentEvent) {
-		t.Helper()
-		if c == nil || c.ID != ev.ID || c.Action != models.ActionGiven || c.Method != models.MethodForm ||
-			c.ConsentText == nil || c.ConsentText.Text != "Email me offers." {
-			t.Errorf("%s: consent %+v, want the submission's event %d (given, form) with its wording", from, c, ev.ID)
-		}
-	}
-	got, err := s.LeadByID(ctx, lead.ID)
-	if err != nil {
-		t.Fatalf("LeadByID: %v", err)
-	}
-	want("LeadByID", got.Consent)
-	msgs, err := s.ClaimDue(ctx, time.Now().Add(time.Hour), 10, time.Now().Add(time.Hour+time.Minute))
-	if err != nil || len(msgs) == 0 {
-		t.Fatalf("ClaimDue: %d messages, error %v; want the sales notification", len(msgs), err)
-	}
-	for _, m := range msgs {
-		if m.Lead == nil {
-			t.Fatalf("outbox %s: no lead loaded", m.Kind)
-		}
-		want("ClaimDue "+m.Kind, m.Lead.Consent)
-	}
-}
-
-// TestCreateLeadAllOrNothing breaks each step of CreateLead in turn: a
-// failure leaves no lead, no consent event and no outbox row behind.
+// TestCreateLeadAllOrNothing: an outbox row that cannot be written (a
+// full disk, a bug) takes its lead and consent event with it. The
+// conformance suite breaks the other steps; only SQLite can stand a
+// trigger in for this one so simply.
 func TestCreateLeadAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name  string
 		spoil func(t *testing.T, s *Store, lead *models.Lead, ev *models.ConsentEvent, outbox []models.OutboxMessage)
 	}{
-		{"duplicate public id (lead fails)", func(t *testing.T, s *Store, lead *models.Lead, _ *models.ConsentEvent, _ []models.OutboxMessage) {
-			first, fev, fout := newLead(t, s, "first@example.com")
-			if err := s.CreateLead(ctx, first, fev, fout); err != nil {
-				t.Fatalf("first CreateLead: %v", err)
-			}
-			lead.PublicID = first.PublicID
-		}},
-		{"unknown consent text (event fails)", func(_ *testing.T, _ *Store, _ *models.Lead, ev *models.ConsentEvent, _ []models.OutboxMessage) {
-			missing := int64(987654)
-			ev.ConsentTextID = &missing
-		}},
 		{"outbox insert fails", func(t *testing.T, s *Store, _ *models.Lead, _ *models.ConsentEvent, outbox []models.OutboxMessage) {
-			// A test-only trigger stands in for a full disk or a bug.
 			if err := s.w.Exec(`CREATE TRIGGER outbox_boom BEFORE INSERT ON outbox WHEN NEW.kind = 'boom'
 				BEGIN SELECT RAISE(ABORT, 'boom'); END`).Error; err != nil {
 				t.Fatal(err)
@@ -313,82 +224,6 @@ func TestCreateLeadAllOrNothing(t *testing.T) {
 				t.Errorf("CreateLead after a failed one: %v", err)
 			}
 		})
-	}
-}
-
-// TestConsentEventsAppendOnly: the database itself refuses to edit or
-// delete consent proof, whatever the code does.
-func TestConsentEventsAppendOnly(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	lead, ev, outbox := newLead(t, s, "ann@example.com")
-	if err := s.CreateLead(ctx, lead, ev, outbox); err != nil {
-		t.Fatalf("CreateLead: %v", err)
-	}
-	tests := []struct {
-		name string
-		run  func() error
-	}{
-		{"SQL update", func() error {
-			return s.w.WithContext(ctx).Exec(`UPDATE consent_events SET action = ? WHERE id = ?`, models.ActionWithdrawn, ev.ID).Error
-		}},
-		{"gorm update", func() error {
-			return s.w.WithContext(ctx).Model(&models.ConsentEvent{}).Where("id = ?", ev.ID).Update("subject", "x@example.com").Error
-		}},
-		{"SQL delete", func() error {
-			return s.w.WithContext(ctx).Exec(`DELETE FROM consent_events WHERE id = ?`, ev.ID).Error
-		}},
-		{"gorm delete", func() error {
-			return s.w.WithContext(ctx).Delete(&models.ConsentEvent{}, ev.ID).Error
-		}},
-	}
-	for _, tt := range tests {
-		err := tt.run()
-		if err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: error %v, want the append-only trigger's", tt.name, err)
-		}
-	}
-	var got models.ConsentEvent
-	if err := s.DB().WithContext(ctx).Take(&got, ev.ID).Error; err != nil {
-		t.Fatalf("read event: %v", err)
-	}
-	if got.Action != models.ActionGiven || got.Subject != "ann@example.com" {
-		t.Errorf("event after refused edits: action %q, subject %q; want unchanged", got.Action, got.Subject)
-	}
-	// Appending still works.
-	w := *ev
-	w.ID, w.Action, w.Method, w.At = 0, models.ActionWithdrawn, models.MethodOneClick, time.Now().UTC()
-	if err := s.w.WithContext(ctx).Omit("ConsentText").Create(&w).Error; err != nil {
-		t.Errorf("append a withdrawal: %v", err)
-	}
-}
-
-func TestConsentTextVersion(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	a1, err := s.ConsentTextVersion(ctx, "Wording A")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a2, err := s.ConsentTextVersion(ctx, "Wording A")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := s.ConsentTextVersion(ctx, "Wording A ") // one byte more is another wording
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a1.ID != a2.ID || a1.ID == 0 {
-		t.Errorf("same wording got ids %d and %d, want one non-zero id", a1.ID, a2.ID)
-	}
-	if b.ID == a1.ID {
-		t.Errorf("a different wording reused id %d", b.ID)
-	}
-	if a1.Hash != models.HashConsentText("Wording A") || a1.Text != "Wording A" {
-		t.Errorf("stored %q with hash %s, want %q with hash %s", a1.Text, a1.Hash, "Wording A", models.HashConsentText("Wording A"))
-	}
-	if got := models.HashConsentText("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
-		t.Errorf("HashConsentText(abc) = %s, want the SHA-256 of abc", got)
 	}
 }
 

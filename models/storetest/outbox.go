@@ -1,0 +1,145 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/leadbox/leadbox/models"
+)
+
+func ids(msgs []models.OutboxMessage) []int64 {
+	out := make([]int64, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, m.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// testOutboxClaimAndLease: due messages are leased to one claimer until
+// the lease runs out; then another may take them over.
+func testOutboxClaimAndLease(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	a, b := NewSubmission(t, s, "ann@example.com"), NewSubmission(t, s, "bob@example.com")
+	create(t, s, a, models.Guards{})
+	create(t, s, b, models.Guards{})
+	now := time.Now().UTC()
+
+	if at, ok, err := s.NextDue(ctx); err != nil || !ok || at.After(now) {
+		t.Errorf("NextDue = %v, %v, %v; want a message due by now", at, ok, err)
+	}
+	first, err := s.ClaimDue(ctx, now, 3, now.Add(time.Minute))
+	if err != nil || len(first) != 3 {
+		t.Fatalf("ClaimDue(limit 3) = %d messages, %v; want 3", len(first), err)
+	}
+	for _, m := range first {
+		if m.Status != models.StatusSending || m.LeaseUntil == nil || m.Lead == nil {
+			t.Errorf("claimed message %d: status %q, lease %v, lead loaded %v; want sending, leased, with its lead",
+				m.ID, m.Status, m.LeaseUntil, m.Lead != nil)
+		}
+	}
+	rest, err := s.ClaimDue(ctx, now, 10, now.Add(time.Minute))
+	if err != nil || len(rest) != 1 || slices.Contains(ids(first), rest[0].ID) {
+		t.Fatalf("a second ClaimDue = %v, %v; want only the one message not leased", ids(rest), err)
+	}
+	if again, err := s.ClaimDue(ctx, now.Add(30*time.Second), 10, now.Add(2*time.Minute)); err != nil || len(again) != 0 {
+		t.Errorf("ClaimDue within the lease = %v, %v; want nothing", ids(again), err)
+	}
+	// The first claimer keeps its messages by extending the lease.
+	if err := s.ExtendLease(ctx, ids(first), now.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimDue(ctx, now.Add(2*time.Minute), 10, now.Add(time.Hour)); err != nil || len(got) != 1 || got[0].ID != rest[0].ID {
+		t.Errorf("after the lease of one claim ran out: %v, %v; want only its message %d", ids(got), err, rest[0].ID)
+	}
+	// A claimer that died: its lease runs out and the messages are due.
+	taken, err := s.ClaimDue(ctx, now.Add(6*time.Minute), 10, now.Add(7*time.Minute))
+	if err != nil || !slices.Equal(ids(taken), ids(first)) {
+		t.Errorf("after the extended lease ran out: %v, %v; want %v taken over", ids(taken), err, ids(first))
+	}
+}
+
+// testOutboxOutcomes: what a worker records of each message, and what an
+// operator can requeue.
+func testOutboxOutcomes(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	for _, email := range []string{"a@example.com", "b@example.com"} {
+		create(t, s, NewSubmission(t, s, email), models.Guards{})
+	}
+	now := time.Now().UTC()
+	msgs, err := s.ClaimDue(ctx, now, 10, now.Add(time.Minute))
+	if err != nil || len(msgs) != 4 {
+		t.Fatalf("ClaimDue = %d, %v; want 4", len(msgs), err)
+	}
+	sentAt, retryAt := now.Add(time.Second), now.Add(time.Hour)
+	outcomes := []models.Outcome{
+		{ID: msgs[0].ID, Status: models.StatusSent, At: sentAt, Attempted: true},
+		{ID: msgs[1].ID, Status: models.StatusPending, Next: retryAt, Reason: "421 try later", Attempted: true},
+		{ID: msgs[2].ID, Status: models.StatusFailed, Reason: "550 no such user", Attempted: true},
+		{ID: msgs[3].ID, Status: models.StatusPending}, // given back untried
+	}
+	if err := s.Record(ctx, outcomes); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	byID := map[int64]models.OutboxMessage{}
+	for _, st := range []string{models.StatusSent, models.StatusPending, models.StatusFailed} {
+		got, err := s.OutboxByStatus(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range got {
+			byID[m.ID] = m
+		}
+	}
+	check := func(i int, status string, attempts int, lastError string) {
+		t.Helper()
+		m, ok := byID[msgs[i].ID]
+		if !ok || m.Status != status || m.Attempts != attempts || m.LastError != lastError || m.LeaseUntil != nil {
+			t.Errorf("message %d: %+v; want %s after %d attempts, error %q, no lease", i, m, status, attempts, lastError)
+		}
+	}
+	check(0, models.StatusSent, 1, "")
+	check(1, models.StatusPending, 1, "421 try later")
+	check(2, models.StatusFailed, 1, "550 no such user")
+	check(3, models.StatusPending, 0, "")
+	if m := byID[msgs[0].ID]; m.SentAt == nil || !m.SentAt.Equal(sentAt) {
+		t.Errorf("sent at %v, want %v", m.SentAt, sentAt)
+	}
+	if m := byID[msgs[1].ID]; !m.NextAttemptAt.Equal(retryAt) {
+		t.Errorf("retry due %v, want %v", m.NextAttemptAt, retryAt)
+	}
+	// An outcome for a message no longer leased to the recorder is not
+	// written: another worker took it over.
+	if err := s.Record(ctx, []models.Outcome{{ID: msgs[0].ID, Status: models.StatusFailed, Reason: "late"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.OutboxByStatus(ctx, models.StatusFailed); len(got) != 1 {
+		t.Errorf("%d failed messages after a stale outcome, want 1 (unchanged)", len(got))
+	}
+
+	// Requeue: failed or cancelled messages only, due now, attempts kept.
+	later := now.Add(2 * time.Minute)
+	if err := s.Requeue(ctx, msgs[2].ID, later); err != nil {
+		t.Fatalf("Requeue a failed message: %v", err)
+	}
+	if err := s.Requeue(ctx, msgs[1].ID, later); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("Requeue a pending message: %v, want ErrNotFound", err)
+	}
+	if err := s.Requeue(ctx, 987654, later); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("Requeue an unknown id: %v, want ErrNotFound", err)
+	}
+	due, err := s.ClaimDue(ctx, later, 10, later.Add(time.Minute))
+	if err != nil || !slices.Contains(ids(due), msgs[2].ID) {
+		t.Fatalf("ClaimDue after the requeue = %v, %v; want %d", ids(due), err, msgs[2].ID)
+	}
+	for _, m := range due {
+		if m.ID == msgs[2].ID && (m.Attempts != 1 || !m.QueuedAt.Equal(later)) {
+			t.Errorf("requeued message: %d attempts, queued %v; want 1 kept, queued %v", m.Attempts, m.QueuedAt, later)
+		}
+	}
+}
