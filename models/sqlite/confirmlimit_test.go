@@ -9,47 +9,6 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// duplicate keeps the tests of duplicate detection short.
-func duplicate(c models.Created, err error) (bool, error) { return c.Duplicate, err }
-
-// limitOf is the guard of the default setting with at most n confirmation
-// emails a day.
-func limitOf(n int) models.Guards {
-	return models.Guards{LimitConfirmations: true, MaxConfirmations: n}
-}
-
-// confirmationsQueued counts the confirmation emails in the outbox for an
-// address, straight from the table.
-func confirmationsQueued(t *testing.T, s *Store, email string) int64 {
-	t.Helper()
-	var n int64
-	err := s.DB().Model(&models.OutboxMessage{}).
-		Where("kind = ? AND lead_id IN (?)", models.KindConsentConfirmation,
-			s.DB().Model(&models.Lead{}).Select("id").Where("email_key = ?", models.NormalizeEmail(email))).
-		Count(&n).Error
-	if err != nil {
-		t.Fatalf("count confirmations: %v", err)
-	}
-	return n
-}
-
-// submitTicked commits a ticked submission of email with a new message
-// under guards and reports whether its confirmation email was dropped.
-func submitTicked(t *testing.T, s *Store, email string, at time.Time, g models.Guards) bool {
-	t.Helper()
-	lead, ev, out := newLead(t, s, email)
-	lead.CreatedAt, ev.At = at, at
-	lead.Message = "Message " + models.NewToken(4)
-	c, err := s.CreateLeadOnce(context.Background(), lead, ev, out, g)
-	if err != nil {
-		t.Fatalf("CreateLeadOnce: %v", err)
-	}
-	if c.ConfirmationDropped != (out[1].ID == 0) {
-		t.Errorf("ConfirmationDropped = %v but the confirmation's outbox id is %d", c.ConfirmationDropped, out[1].ID)
-	}
-	return c.ConfirmationDropped
-}
-
 // TestConfirmationLimitAsksNoQuery: while the index covers the window the
 // limit is decided from memory, with no query in the single writer's
 // path. To tell the two apart the test deletes the queued confirmation

@@ -109,11 +109,3 @@ func TestFormBusy(t *testing.T) {
 		t.Error("still busy", busyFor, "after the last crowded group")
 	}
 }
-
-// newReq is a submission as the writer receives it from do, for tests
-// that hand the writer a group themselves.
-func newReq(ctx context.Context, s *Store, lead *models.Lead, ev *models.ConsentEvent, out []models.OutboxMessage, g models.Guards) *createReq {
-	r := &createReq{ctx: ctx, lead: lead, consent: ev, outbox: out, guards: g, result: make(chan struct{})}
-	s.commits.prepare(r)
-	return r
-}

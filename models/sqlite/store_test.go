@@ -16,39 +16,6 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// newStore opens a new SQLite file in a temp dir.
-func newStore(t *testing.T) *Store {
-	t.Helper()
-	s, _ := newStoreAt(t)
-	return s
-}
-
-// newStoreAt is newStore, also returning the database's path for reopen.
-func newStoreAt(t *testing.T) (*Store, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "leads.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s, path
-}
-
-// reopen closes s and opens the database at path again, as a restart does.
-func reopen(t *testing.T, s *Store, path string) *Store {
-	t.Helper()
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("Open again: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 // pragmas reads the settings that matter from one connection.
 type pragmas struct {
 	journalMode                                      string
@@ -144,41 +111,6 @@ func TestReaderRefusesWrites(t *testing.T) {
 	if err := s.DB().WithContext(ctx).Create(&models.ConsentText{Hash: "h", Text: "t", CreatedAt: time.Now()}).Error; err == nil {
 		t.Error("gorm Create through the read pool succeeded, want an error")
 	}
-}
-
-// newLead returns the records of one submission, ready for CreateLead.
-func newLead(t *testing.T, s *Store, email string) (*models.Lead, *models.ConsentEvent, []models.OutboxMessage) {
-	t.Helper()
-	ct, err := s.ConsentTextVersion(context.Background(), "Email me offers.")
-	if err != nil {
-		t.Fatalf("ConsentTextVersion: %v", err)
-	}
-	now := time.Now().UTC()
-	lead := &models.Lead{
-		PublicID: models.NewToken(16), CreatedAt: now, Name: "Ann", Email: email,
-		Message: "Hello", OptOutToken: models.NewToken(20),
-	}
-	ev := &models.ConsentEvent{
-		Subject: models.NormalizeEmail(email), Purpose: models.PurposeMarketingEmail, At: now,
-		Action: models.ActionGiven, Method: models.MethodForm, IP: "192.0.2.1", ConsentTextID: &ct.ID,
-	}
-	outbox := []models.OutboxMessage{
-		{Kind: models.KindSalesNotification, CreatedAt: now},
-		{Kind: models.KindConsentConfirmation, CreatedAt: now},
-	}
-	return lead, ev, outbox
-}
-
-// rowCounts is how many leads, consent events and outbox rows exist.
-func rowCounts(t *testing.T, s *Store) [3]int64 {
-	t.Helper()
-	var c [3]int64
-	for i, m := range []any{&models.Lead{}, &models.ConsentEvent{}, &models.OutboxMessage{}} {
-		if err := s.DB().Model(m).Count(&c[i]).Error; err != nil {
-			t.Fatalf("count: %v", err)
-		}
-	}
-	return c
 }
 
 // TestCreateLeadAllOrNothing: an outbox row that cannot be written (a
