@@ -50,7 +50,7 @@ type Lead struct {
 	OptOutToken string `gorm:"size:64;not null;uniqueIndex"`
 	// ConfirmToken is set when the lead ticked the marketing box and double
 	// opt-in is on; it expires at ConfirmExpiresAt. Its unique index leaves
-	// out the leads without one (see partialIndexes).
+	// out the leads without one (see the sqlite engine's baseline migration).
 	ConfirmToken     *string `gorm:"size:64"`
 	ConfirmExpiresAt *time.Time
 
@@ -95,7 +95,8 @@ const (
 )
 
 // ConsentEvent is one entry of the append-only consent ledger. The database
-// refuses updates and deletes of these rows (see migrate).
+// refuses updates and deletes of these rows (each engine's schema has the
+// triggers; storetest checks it).
 type ConsentEvent struct {
 	ID int64 `gorm:"primaryKey"`
 	// Subject is the normalised email address the event is about.
@@ -135,7 +136,7 @@ const (
 type OutboxMessage struct {
 	ID int64 `gorm:"primaryKey"`
 	// LeadID is indexed for confirmation emails only, the ones looked up
-	// by lead (see partialIndexes).
+	// by lead (see the sqlite engine's baseline migration).
 	LeadID int64  `gorm:"not null"`
 	Lead   *Lead  `gorm:"constraint:OnDelete:CASCADE"`
 	Kind   string `gorm:"not null"`
