@@ -17,6 +17,9 @@ import (
 // this package's folder (go test runs in it).
 const settingsDoc = "../docs/settings.md"
 
+// maxReadmeLines keeps the README an entry point; the detail lives in docs/.
+const maxReadmeLines = 200
+
 // TestSettingsDocumented fails when Load reads a variable that
 // docs/settings.md does not list, or the page lists one Load no longer
 // reads: an operator must be able to trust that table.
@@ -146,4 +149,16 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// TestReadmeShort keeps README.md a page one reads to the end: what
+// Leadbox is, how to run it, a tour, and links to docs/.
+func TestReadmeShort(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")); got > maxReadmeLines {
+		t.Errorf("README.md has %d lines, want at most %d: move detail to a page in docs/", got, maxReadmeLines)
+	}
 }
