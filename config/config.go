@@ -130,7 +130,7 @@ type Config struct {
 	Timezone       *time.Location
 	LogLevel       slog.Level
 
-	// Defences against bots and abuse (see README "Security").
+	// Defences against bots and abuse (see docs/operations.md, "Security").
 	MinFillTime      time.Duration // time trap: faster posts of the hosted form are spam; 0 is off
 	DuplicateWindow  time.Duration // the same message from the same person within it is answered, not stored again
 	ConfirmLimit     int           // confirmation emails per address per 24 hours

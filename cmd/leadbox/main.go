@@ -52,7 +52,7 @@ Commands:
   healthcheck            exit 0 when the local server's /readyz answers 200 (for containers)
   help                   show this text
 
-Settings are read from LEADBOX_* environment variables; see README.md.
+Settings are read from LEADBOX_* environment variables; see docs/settings.md.
 `
 
 // run is the whole program behind main, with its inputs passed in so that
