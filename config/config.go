@@ -86,9 +86,16 @@ func (k SigningKey) MarshalText() ([]byte, error) { return []byte(k.String()), n
 
 // Config is every setting of Leadbox. Build it with Load.
 type Config struct {
-	Listen   string
-	BaseURL  *url.URL
-	Database string
+	Listen string
+	// BaseURL starts every link in emails. When LEADBOX_BASE_URL is not
+	// set it is derived from Listen (see BaseURLDerived), so that links
+	// reach a server started on another port than the default.
+	BaseURL *url.URL
+	// BaseURLDerived says BaseURL was derived from LEADBOX_LISTEN rather
+	// than set: right for trying Leadbox on one machine, wrong for a
+	// public server, whose links must name its public address.
+	BaseURLDerived bool
+	Database       string
 
 	SMTPHost     string
 	SMTPPort     int
@@ -161,9 +168,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if tlsMode == TLSImplicit {
 		smtpPort = 465
 	}
+	listen := p.listen("LEADBOX_LISTEN", ":8080")
+	baseURL, derived := p.baseURL("LEADBOX_BASE_URL", listen)
 	c := Config{
-		Listen:          p.listen("LEADBOX_LISTEN", ":8080"),
-		BaseURL:         p.baseURL("LEADBOX_BASE_URL", "http://localhost:8080"),
+		Listen:          listen,
+		BaseURL:         baseURL,
+		BaseURLDerived:  derived,
 		Database:        p.databasePath("LEADBOX_DATABASE", "leadbox.db"),
 		SMTPHost:        p.host("LEADBOX_SMTP_HOST"),
 		SMTPPort:        p.port("LEADBOX_SMTP_PORT", smtpPort),
@@ -424,14 +434,19 @@ func (p *parser) oneOf(name, def string, allowed ...string) string {
 	return def
 }
 
-func (p *parser) baseURL(name, def string) *url.URL {
-	v := strings.TrimRight(p.str(name, def), "/")
+// baseURL reads the public URL of the server, or, when it is not set,
+// derives one from the listen address and reports that it did.
+func (p *parser) baseURL(name, listen string) (u *url.URL, derived bool) {
+	v := strings.TrimRight(p.str(name, ""), "/")
+	if v == "" {
+		return derivedBaseURL(listen), true
+	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		p.fail(name, fmt.Sprintf("must be an absolute http(s) URL without query, such as https://leads.example.com, got %q", v))
-		u, _ = url.Parse(def)
+		return derivedBaseURL(listen), true
 	}
-	return u
+	return u, false
 }
 
 func (p *parser) absoluteURL(name string) string {

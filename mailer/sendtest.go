@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
-	"path/filepath"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -20,7 +20,9 @@ import (
 // where the message went; an error names the SMTP reply code when there is
 // one.
 func SendTest(ctx context.Context, cfg config.Config, to *mail.Address) (string, error) {
-	t, err := NewTransport(cfg)
+	// No log: the answer names the file written, and a command's output
+	// is read by a person.
+	t, err := NewTransport(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", fmt.Errorf("send test email: %w", err)
 	}
@@ -29,7 +31,7 @@ func SendTest(ctx context.Context, cfg config.Config, to *mail.Address) (string,
 	if err != nil {
 		return "", fmt.Errorf("send test email: %w", err)
 	}
-	err = sess.Send(msg)
+	err = sess.Send(msg, Label{Kind: KindTest})
 	closeErr := sess.Close()
 	if err != nil && !msg.IsDelivered() {
 		if code := smtpCode(err); code != 0 {
@@ -37,9 +39,8 @@ func SendTest(ctx context.Context, cfg config.Config, to *mail.Address) (string,
 		}
 		return "", fmt.Errorf("send test email: %s", describe(err))
 	}
-	if ft, ok := t.(*fileTransport); ok {
-		return fmt.Sprintf("wrote the test email to %s (no SMTP host set)",
-			filepath.Join(ft.dir, emlName(msg.GetMessageID()))), nil
+	if fs, ok := sess.(*fileSession); ok {
+		return fmt.Sprintf("wrote the test email to %s (no SMTP host set)", fs.last), nil
 	}
 	line := fmt.Sprintf("sent the test email to %s through %s", to.Address, t)
 	if r := msg.ServerResponse(); r != "" {

@@ -3,6 +3,8 @@ package mailer
 import (
 	"net/mail"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,11 +52,14 @@ func TestSendTestServerDown(t *testing.T) {
 func TestSendTestFile(t *testing.T) {
 	cfg := testConfig(t, nil)
 	line, err := SendTest(t.Context(), cfg, &mail.Address{Address: "operator@example.com"})
-	if err != nil || !strings.HasPrefix(line, "wrote the test email to "+cfg.MailDir) {
-		t.Fatalf("SendTest = %q, %v; want a line naming the file in %s", line, err, cfg.MailDir)
+	if err != nil {
+		t.Fatalf("SendTest: %v", err)
 	}
 	entries, err := os.ReadDir(cfg.MailDir)
-	if err != nil || len(entries) != 1 || !strings.HasSuffix(entries[0].Name(), ".eml") {
-		t.Errorf("mail dir holds %v (%v), want one .eml file", entries, err)
+	if err != nil || len(entries) != 1 || !regexp.MustCompile(`^\d{8}T\d{6}\.\d{3}Z-test-[0-9a-f]{8}\.eml$`).MatchString(entries[0].Name()) {
+		t.Fatalf("mail dir holds %v (%v), want one file named TIME-test-HASH.eml", entries, err)
+	}
+	if want := "wrote the test email to " + filepath.Join(cfg.MailDir, entries[0].Name()) + " "; !strings.HasPrefix(line, want) {
+		t.Errorf("SendTest = %q, want a line starting %q", line, want)
 	}
 }

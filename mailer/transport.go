@@ -2,11 +2,15 @@ package mailer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -27,18 +31,37 @@ type Transport interface {
 // Session is one open connection of a Transport. Sessions are used from
 // one goroutine at a time.
 type Session interface {
-	// Send delivers one message. A non-nil error does not always mean the
-	// message was not delivered: see classify.
-	Send(m *gomail.Msg) error
+	// Send delivers one message, which l describes. A non-nil error does
+	// not always mean the message was not delivered: see classify.
+	Send(m *gomail.Msg, l Label) error
 	// Close ends the session (QUIT).
 	Close() error
 }
 
+// KindTest is the Label kind of the message `leadbox send-test-email`
+// sends; the outbox's kinds are models.KindSalesNotification and
+// models.KindConsentConfirmation.
+const KindTest = "test"
+
+// Label is what Leadbox knows about a message that the message does not
+// say in a form a transport can use: which email it is. SMTP ignores it;
+// the file transport names and logs its files by it.
+type Label struct {
+	// Kind is the outbox message's kind, or KindTest.
+	Kind string
+	// OutboxID is the outbox row the message was composed from; 0 for a
+	// message sent outside the outbox.
+	OutboxID int64
+	// Queued is when the message was queued; the zero time means now.
+	Queued time.Time
+}
+
 // NewTransport returns the transport cfg asks for: SMTP when SMTPHost is
-// set, .eml files in MailDir otherwise.
-func NewTransport(cfg config.Config) (Transport, error) {
+// set, .eml files in MailDir otherwise. log receives a line per file
+// written.
+func NewTransport(cfg config.Config, log *slog.Logger) (Transport, error) {
 	if !cfg.UsesSMTP() {
-		return newFileTransport(cfg.MailDir)
+		return newFileTransport(cfg.MailDir, log)
 	}
 	return newSMTPTransport(cfg)
 }
@@ -113,35 +136,53 @@ func (t *smtpTransport) Open(ctx context.Context) (Session, error) {
 
 type smtpSession struct{ c *gomail.Client }
 
-func (s smtpSession) Send(m *gomail.Msg) error { return s.c.Send(m) }
-func (s smtpSession) Close() error             { return s.c.Close() }
+func (s smtpSession) Send(m *gomail.Msg, _ Label) error { return s.c.Send(m) }
+func (s smtpSession) Close() error                      { return s.c.Close() }
 
 // fileTransport writes each message as an .eml file, for development and
 // for installations that have no SMTP server yet.
-type fileTransport struct{ dir string }
+type fileTransport struct {
+	dir string
+	log *slog.Logger
+}
 
-func newFileTransport(dir string) (*fileTransport, error) {
+func newFileTransport(dir string, log *slog.Logger) (*fileTransport, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("LEADBOX_MAIL_DIR: create mail folder: %w", err)
 	}
-	return &fileTransport{dir: dir}, nil
+	return &fileTransport{dir: dir, log: log}, nil
 }
 
 func (t *fileTransport) String() string { return ".eml files in " + t.dir }
 
-func (t *fileTransport) Open(context.Context) (Session, error) { return t, nil }
+// Open returns a session of its own: it remembers the last file it wrote,
+// and the worker's lanes send at the same time.
+func (t *fileTransport) Open(context.Context) (Session, error) { return &fileSession{t: t}, nil }
 
-func (t *fileTransport) Close() error { return nil }
+// fileSession is a fileTransport's Session.
+type fileSession struct {
+	t *fileTransport
+	// last is the path of the last file written, for send-test-email's
+	// answer.
+	last string
+}
 
-// Send writes the message under a name taken from its Message-ID, through
-// a temporary file and a rename: a reader never sees half a message, and a
-// retry of the same message replaces the file instead of adding a copy.
-func (t *fileTransport) Send(m *gomail.Msg) (err error) {
-	name := emlName(m.GetMessageID())
+func (s *fileSession) Close() error { return nil }
+
+// Send writes the message as an .eml file named by emlName, through a
+// temporary file and a rename: a reader never sees half a message, and a
+// resend of the same message (a crash before its outcome was recorded,
+// `leadbox outbox retry`) replaces the file instead of adding a copy. The
+// log line names the file, the kind and the outbox row, never a recipient
+// or subject: those are personal data.
+func (s *fileSession) Send(m *gomail.Msg, l Label) (err error) {
+	name := emlName(l, m.GetMessageID(), time.Now())
 	if name == "" {
 		return errors.New("write .eml file: message has no Message-ID")
 	}
-	f, err := os.CreateTemp(t.dir, ".tmp-*.eml")
+	// The temporary name does not end in .eml, so that nothing watching
+	// the folder for .eml files picks up half a message.
+	f, err := os.CreateTemp(s.t.dir, "."+name+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write .eml file: %w", err)
 	}
@@ -160,26 +201,52 @@ func (t *fileTransport) Send(m *gomail.Msg) (err error) {
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("write .eml file: %w", err)
 	}
-	if err = os.Rename(f.Name(), filepath.Join(t.dir, name)); err != nil {
+	path := filepath.Join(s.t.dir, name)
+	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write .eml file: %w", err)
 	}
+	s.last = path
+	attrs := []any{"file", path, "kind", l.Kind}
+	if l.OutboxID != 0 {
+		attrs = append(attrs, "outbox_id", l.OutboxID)
+	}
+	s.t.log.Info("wrote email file", attrs...)
 	return nil
 }
 
-// emlName turns "<id@domain>" into "id@domain.eml", keeping only characters
-// that are safe in file names everywhere.
-func emlName(messageID string) string {
-	id := strings.Trim(messageID, "<>")
-	id = strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',
-			r == '@', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, id)
-	if strings.Trim(id, "._") == "" {
+// emlTime is the time in .eml names: UTC to the millisecond, without the
+// colons some file systems refuse, and sorting as text in time order.
+const emlTime = "20060102T150405.000Z"
+
+// emlName names the .eml file of a message: when it was queued (now, for
+// a message without an outbox row), what kind it is, and a short hash of
+// its Message-ID, as in
+// "20261202T133000.123Z-sales_notification-1a2b3c4d.eml". Names sort by
+// time, say what the email is without opening it, hold no personal data,
+// and are the same for every send of one message. It returns "" when the
+// message has no Message-ID.
+func emlName(l Label, messageID string, now time.Time) string {
+	if strings.Trim(messageID, "<> ") == "" {
 		return ""
 	}
-	return id + ".eml"
+	at := l.Queued
+	if at.IsZero() {
+		at = now
+	}
+	// The kind comes from a database row: only file-name-safe characters
+	// of it are kept.
+	kind := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return -1
+	}, l.Kind)
+	if kind == "" {
+		kind = "email"
+	}
+	sum := sha256.Sum256([]byte(messageID))
+	return at.UTC().Format(emlTime) + "-" + kind + "-" + hex.EncodeToString(sum[:4]) + ".eml"
 }

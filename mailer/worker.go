@@ -87,7 +87,7 @@ func New(cfg config.Config, store Store, log *slog.Logger) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new mailer: %w", err)
 	}
-	transport, err := NewTransport(cfg)
+	transport, err := NewTransport(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("new mailer: %w", err)
 	}
@@ -411,7 +411,7 @@ func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
 		return
 	}
 
-	err = c.sess.Send(msg)
+	err = c.sess.Send(msg, Label{Kind: m.Kind, OutboxID: m.ID, Queued: m.QueuedAt})
 	switch code := smtpCode(err); classify(msg, err) {
 	case outcomeSent:
 		if err != nil {

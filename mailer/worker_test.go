@@ -3,9 +3,11 @@ package mailer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,41 +306,99 @@ func TestWorkerGivesUp(t *testing.T) {
 	}
 }
 
+// TestFileTransport: without an SMTP host every email is an .eml file
+// named by when it was queued and what it is, and each file written gets
+// a log line that names it without any personal data.
 func TestFileTransport(t *testing.T) {
 	cfg := testConfig(t, nil)
 	cfg.MailDir = filepath.Join(t.TempDir(), "not", "yet", "there")
 	s, _ := openStore(t)
-	rows := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+	rows := addLead(t, s, testLead("Jane Doe"), true, models.KindSalesNotification, models.KindConsentConfirmation)
 	w, logs := newTestWorker(t, cfg, s)
 	if want := "writing emails as .eml files into " + cfg.MailDir + ", no SMTP host set"; !strings.Contains(logs.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, logs)
 	}
 	runWorker(t, w)
-	waitFor(t, "the message is written", statusOf(t, s, rows[0].ID))
+	for _, r := range rows {
+		waitFor(t, r.Kind+" is written", statusOf(t, s, r.ID))
+	}
 
-	row := outboxRow(t, s, rows[0].ID)
 	entries, err := os.ReadDir(cfg.MailDir)
 	if err != nil {
 		t.Fatalf("read mail dir: %v", err)
 	}
-	want := row.MessageID + "@example.com.eml"
-	if len(entries) != 1 || entries[0].Name() != want {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
+	files := map[string]bool{}
+	for _, e := range entries {
+		files[e.Name()] = true
+	}
+	if len(files) != len(rows) {
+		t.Fatalf("mail dir holds %v, want one .eml file per message (%d)", files, len(rows))
+	}
+	name := regexp.MustCompile(`^\d{8}T\d{6}\.\d{3}Z-(sales_notification|consent_confirmation)-[0-9a-f]{8}\.eml$`)
+	for _, r := range rows {
+		row := outboxRow(t, s, r.ID)
+		if row.Status != models.StatusSent {
+			t.Errorf("%s row = %s, want sent", row.Kind, row.Status)
 		}
-		t.Fatalf("mail dir holds %v, want only %s", names, want)
+		var file string
+		for f := range files {
+			if m := name.FindStringSubmatch(f); m != nil && m[1] == row.Kind && strings.HasPrefix(f, row.QueuedAt.UTC().Format(emlTime)) {
+				file = f
+			}
+		}
+		if file == "" {
+			t.Errorf("no file named like %s-%s-HASH.eml among %v", row.QueuedAt.UTC().Format(emlTime), row.Kind, files)
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(cfg.MailDir, file))
+		if err != nil {
+			t.Fatalf("read .eml: %v", err)
+		}
+		if got := readEmail(t, raw).header.Get("Message-Id"); got != "<"+row.MessageID+"@example.com>" {
+			t.Errorf("%s: Message-ID = %q, want <%s@example.com>", file, got, row.MessageID)
+		}
+		line := fmt.Sprintf(`level=INFO msg="wrote email file" file=%s kind=%s outbox_id=%d`, filepath.Join(cfg.MailDir, file), row.Kind, row.ID)
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("log lacks %q:\n%s", line, logs)
+		}
 	}
-	raw, err := os.ReadFile(filepath.Join(cfg.MailDir, want))
-	if err != nil {
-		t.Fatalf("read .eml: %v", err)
+	for _, personal := range []string{"jane.doe@example.org", "Jane Doe", "sales@example.com", "Sales & Marketing"} {
+		if strings.Contains(logs.String(), personal) {
+			t.Errorf("log holds %q:\n%s", personal, logs)
+		}
 	}
-	p := readEmail(t, raw)
-	if got := p.header.Get("Message-Id"); got != "<"+row.MessageID+"@example.com>" {
-		t.Errorf("Message-ID = %q, want <%s@example.com>", got, row.MessageID)
+}
+
+// TestEmlName: .eml names sort by time, say what the email is, are the
+// same for every send of one message, and carry nothing but safe
+// characters.
+func TestEmlName(t *testing.T) {
+	queued := time.Date(2026, 12, 2, 14, 30, 0, 123456789, time.FixedZone("CET", 3600))
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	const id = "<abc123@example.com>"
+	hash := emlName(Label{Kind: "x"}, id, now)[len("20261203T090000.000Z-x-"):]
+	tests := []struct {
+		name string
+		l    Label
+		id   string
+		want string
+	}{
+		{"queued time, in UTC, to the millisecond", Label{Kind: models.KindSalesNotification, Queued: queued}, id, "20261202T133000.123Z-sales_notification-" + hash},
+		{"no queue time: now", Label{Kind: KindTest}, id, "20261203T090000.000Z-test-" + hash},
+		{"kind from a bad row", Label{Kind: "Sales/../ notification\n"}, id, "20261203T090000.000Z-salesnotification-" + hash},
+		{"no kind", Label{}, id, "20261203T090000.000Z-email-" + hash},
+		{"no Message-ID", Label{Kind: KindTest}, "", ""},
 	}
-	if row.Status != models.StatusSent {
-		t.Errorf("row = %s, want sent", row.Status)
+	for _, tt := range tests {
+		if got := emlName(tt.l, tt.id, now); got != tt.want {
+			t.Errorf("%s: emlName = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{8}\.eml$`).MatchString(hash) {
+		t.Errorf("name ends in %q, want 8 hex digits of the Message-ID's hash and .eml", hash)
+	}
+	if a, b := emlName(Label{Kind: KindTest}, "<one@example.com>", now), emlName(Label{Kind: KindTest}, "<two@example.com>", now); a == b {
+		t.Errorf("two messages written at once share the name %q", a)
 	}
 }
 
@@ -355,7 +415,7 @@ type blockingTransport struct {
 func (b *blockingTransport) String() string                        { return "blocking" }
 func (b *blockingTransport) Open(context.Context) (Session, error) { return b, nil }
 func (b *blockingTransport) Close() error                          { return nil }
-func (b *blockingTransport) Send(*gomail.Msg) error {
+func (b *blockingTransport) Send(*gomail.Msg, Label) error {
 	b.once.Do(func() {
 		close(b.started)
 		<-b.release
@@ -409,7 +469,7 @@ type countingTransport struct {
 func (c *countingTransport) String() string                        { return "counting" }
 func (c *countingTransport) Open(context.Context) (Session, error) { return c, nil }
 func (c *countingTransport) Close() error                          { return nil }
-func (c *countingTransport) Send(*gomail.Msg) error {
+func (c *countingTransport) Send(*gomail.Msg, Label) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sent++
@@ -515,13 +575,13 @@ type slowTransport struct {
 }
 
 func (s *slowTransport) Open(context.Context) (Session, error) { return s, nil }
-func (s *slowTransport) Send(m *gomail.Msg) error {
+func (s *slowTransport) Send(m *gomail.Msg, l Label) error {
 	*s.clock = s.clock.Add(s.step)
 	row := outboxRow(s.t, s.store, s.ids[len(s.ids)-1])
 	if row.LeaseUntil != nil {
 		s.leases = append(s.leases, *row.LeaseUntil)
 	}
-	return s.countingTransport.Send(m)
+	return s.countingTransport.Send(m, l)
 }
 
 // TestWorkerExtendsItsLease: a batch that takes longer than its lease to
@@ -673,7 +733,7 @@ func (t *sessionTransport) Open(context.Context) (Session, error) {
 	return numberedSession{t: t, n: t.opened}, nil
 }
 func (s numberedSession) Close() error { return nil }
-func (s numberedSession) Send(m *gomail.Msg) error {
+func (s numberedSession) Send(m *gomail.Msg, _ Label) error {
 	s.t.mu.Lock()
 	defer s.t.mu.Unlock()
 	id, _, _ := strings.Cut(strings.Trim(m.GetMessageID(), "<>"), "@")

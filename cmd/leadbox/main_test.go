@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -201,6 +202,106 @@ func TestCheckConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "LEADBOX_SMTP_CONNECTIONS") {
 		t.Errorf("check-config with a bad setting = %v, want an error naming LEADBOX_SMTP_CONNECTIONS", err)
 	}
+}
+
+// TestBaseURLFollowsListen: a server started on another port than the
+// default, without LEADBOX_BASE_URL, puts its own port in the links and
+// says where the base URL came from; a base URL on this machine that
+// names another port is warned about. check-config shows the same.
+func TestBaseURLFollowsListen(t *testing.T) {
+	checkConfig := func(env map[string]string) string {
+		t.Helper()
+		var out strings.Builder
+		if err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+			t.Fatalf("check-config with %v: %v", env, err)
+		}
+		return out.String()
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"derived", map[string]string{"LEADBOX_LISTEN": "127.0.0.1:18100"}, []string{
+			"LEADBOX_BASE_URL=http://localhost:18100\n",
+			"# note: base URL derived from LEADBOX_LISTEN: links in emails start with http://localhost:18100; " +
+				"a public server must set LEADBOX_BASE_URL to its public URL",
+		}},
+		{"any free port", map[string]string{"LEADBOX_LISTEN": "127.0.0.1:0"}, []string{
+			"# note: base URL derived from LEADBOX_LISTEN: links in emails will start with http://localhost and the port chosen at start-up",
+		}},
+		{"old default after changing the port", map[string]string{"LEADBOX_LISTEN": "127.0.0.1:18100", "LEADBOX_BASE_URL": "http://localhost:8080"}, []string{
+			"LEADBOX_BASE_URL=http://localhost:8080\n",
+			"# warning: LEADBOX_BASE_URL http://localhost:8080 points at port 8080 of this machine, but LEADBOX_LISTEN 127.0.0.1:18100 listens on port 18100",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := checkConfig(tt.env)
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("check-config output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+	if out := checkConfig(map[string]string{"LEADBOX_LISTEN": ":8080", "LEADBOX_BASE_URL": "https://leads.example.com"}); strings.Contains(out, "# ") {
+		t.Errorf("check-config with a public base URL prints a note or warning:\n%s", out)
+	}
+
+	t.Run("serve, derived", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		base, done, logs := startServe(t, ctx, map[string]string{"LEADBOX_LISTEN": "127.0.0.1:0"})
+		cancel()
+		<-done
+		_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+		want := "http://localhost:" + port
+		note := logLine(t, logs.String(), "setting", "LEADBOX_BASE_URL")
+		if note["level"] != "INFO" || !strings.Contains(note["msg"], "derived from LEADBOX_LISTEN: links in emails start with "+want+";") {
+			t.Errorf("start-up note = %v, want an INFO line saying the links start with %s", note, want)
+		}
+		if got := logLine(t, logs.String(), "msg", "leadbox listening")["base_url"]; got != want {
+			t.Errorf("listening with base_url %q, want %q (the port bound)", got, want)
+		}
+	})
+	t.Run("serve, another port", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port, given back for the server
+		if err != nil {
+			t.Fatal(err)
+		}
+		listen := ln.Addr().String()
+		ln.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, done, logs := startServe(t, ctx, map[string]string{"LEADBOX_LISTEN": listen, "LEADBOX_BASE_URL": "http://localhost:1"})
+		cancel()
+		<-done
+		warn := logLine(t, logs.String(), "setting", "LEADBOX_BASE_URL")
+		if warn["level"] != "WARN" || !strings.Contains(warn["msg"], "links in emails will not reach this server") {
+			t.Errorf("start-up line about the base URL = %v, want a warning", warn)
+		}
+	})
+}
+
+// logLine returns the first JSON log line whose key has the value want,
+// as strings, failing the test when there is none.
+func logLine(t *testing.T, logs, key, want string) map[string]string {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line[key] != want {
+			continue
+		}
+		out := map[string]string{}
+		for k, v := range line {
+			out[k] = fmt.Sprint(v)
+		}
+		return out
+	}
+	t.Fatalf("no log line with %s=%q:\n%s", key, want, logs)
+	return nil
 }
 
 func TestUnknownCommand(t *testing.T) {

@@ -49,6 +49,20 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 
+	// Bind before serving, so a taken port fails start-up with a clear
+	// error instead of a log line from a goroutine; and before building
+	// what makes links, which must name the port bound (LEADBOX_LISTEN
+	// may ask for any free one).
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("LEADBOX_LISTEN: %w", err)
+	}
+	defer ln.Close() // for the returns before Serve owns it
+	cfg.Bound(ln.Addr())
+	for _, n := range cfg.Notices() {
+		log.Log(ctx, n.Level, n.Text, "setting", n.Setting)
+	}
+
 	worker, err := mailer.New(cfg, store, log)
 	if err != nil {
 		return err
@@ -73,12 +87,6 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 
-	// Bind before serving, so a taken port fails start-up with a clear
-	// error instead of a log line from a goroutine.
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("LEADBOX_LISTEN: %w", err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -139,5 +147,13 @@ func checkConfig(getenv func(string) string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprint(stdout, cfg.String())
+	// As comments, so the output stays a list of settings.
+	for _, n := range cfg.Notices() {
+		label := "note"
+		if n.Level >= slog.LevelWarn {
+			label = "warning"
+		}
+		fmt.Fprintf(stdout, "# %s: %s\n", label, n.Text)
+	}
 	return nil
 }
