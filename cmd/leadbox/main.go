@@ -21,7 +21,6 @@ import (
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/models"
-	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 func main() {
@@ -118,20 +117,16 @@ type backuper interface {
 	Backup(ctx context.Context, path string) error
 }
 
-// withStore loads the settings and opens the database for a sub-command.
-// Unlike serve, it never creates one: an opt-out recorded in a new, empty
-// file next to the real database would say "done" and change nothing.
+// withStore loads the settings and opens the existing database for a
+// sub-command (see openExisting).
 func withStore(ctx context.Context, getenv func(string) string, f func(config.Config, models.Store) error) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(sqlite.DatabaseFile(cfg.Database)); err != nil {
-		return fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", cfg.Database, err)
-	}
-	store, err := sqlite.Open(ctx, cfg.Database)
+	store, err := openExisting(ctx, cfg.Database)
 	if err != nil {
-		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
+		return err
 	}
 	defer store.Close()
 	return f(cfg, store)

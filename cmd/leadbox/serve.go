@@ -16,14 +16,14 @@ import (
 	"github.com/leadbox/leadbox/handlers"
 	"github.com/leadbox/leadbox/mailer"
 	"github.com/leadbox/leadbox/models"
-	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
 const shutdownGrace = 20 * time.Second
 
-// serve runs the HTTP server until ctx is cancelled, then shuts down
-// gracefully: in-flight requests finish, the store closes, exit code 0.
+// serve runs the HTTP server and the mail sender until ctx is cancelled,
+// then shuts down gracefully: in-flight requests finish, then the sender,
+// then the store closes, exit code 0.
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -31,19 +31,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	if err := writableFolder(cfg.Database); err != nil {
-		return err
-	}
-	release, err := lockDatabase(cfg.Database)
+	store, closeStore, err := openServing(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
-	defer release()
-	store, err := sqlite.Open(ctx, cfg.Database)
-	if err != nil {
-		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
-	}
-	defer store.Close()
+	defer closeStore()
 	consentText, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
 	if err != nil {
 		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
@@ -72,7 +64,6 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 	spam := models.NewSpamLog(store, cfg.SpamRetention)
-
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := handlers.NewServer(handlers.Deps{
 		Config:      cfg,
@@ -86,8 +77,21 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	log.Info("leadbox listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(),
+		"database", cfg.Database, "consent_text_version", consentText.Hash[:12])
 
-	srv := &http.Server{
+	return runUntilDone(ctx, log, newHTTPServer(handler, log), ln,
+		background{"mail sender", worker.Run},
+		background{"spam tallies", func(ctx context.Context) error {
+			spam.Run(ctx, 10*time.Second, func(err error) { log.Error("spam tallies", "err", err) })
+			return nil
+		}})
+}
+
+// newHTTPServer wraps handler with the timeouts and limits a public
+// server needs: a slow or endless client cannot hold a connection.
+func newHTTPServer(handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -96,21 +100,27 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("leadbox listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(),
-		"database", cfg.Database, "consent_text_version", consentText.Hash[:12])
+}
 
-	// The mail sender stops only after the HTTP server: a lead accepted
-	// during shutdown still gets its wake-up (and the poll finds it anyway
-	// after a restart).
-	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWorker()
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.Run(workerCtx) }()
-	spamDone := make(chan struct{})
-	go func() {
-		defer close(spamDone)
-		spam.Run(workerCtx, 10*time.Second, func(err error) { log.Error("spam tallies", "err", err) })
-	}()
+// background is work that runs beside the HTTP server until it is told to
+// stop.
+type background struct {
+	name string
+	run  func(context.Context) error
+}
+
+// runUntilDone serves on ln until ctx is cancelled or the server fails.
+// The background work stops only after the HTTP server: a lead accepted
+// during shutdown still gets its wake-up (and the poll finds it anyway
+// after a restart).
+func runUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.Listener, work ...background) error {
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	workErrs := make([]chan error, len(work))
+	for i, w := range work {
+		workErrs[i] = make(chan error, 1)
+		go func() { workErrs[i] <- w.run(workCtx) }()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -128,10 +138,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			serveErr = fmt.Errorf("http server: %w", err)
 		}
 	}
-	stopWorker()
-	<-spamDone
-	if err := <-workerDone; err != nil && serveErr == nil {
-		serveErr = fmt.Errorf("mail sender: %w", err)
+	stopWork()
+	for i, w := range work {
+		if err := <-workErrs[i]; err != nil && serveErr == nil {
+			serveErr = fmt.Errorf("%s: %w", w.name, err)
+		}
 	}
 	if serveErr != nil {
 		return serveErr

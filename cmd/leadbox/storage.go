@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/models/sqlite"
+)
+
+// The storage engine is chosen here and nowhere else.
+
+// openServing opens, creating it if needed, the database serve runs on. A
+// SQLite file is one server's: the lock keeps a second one off it.
+func openServing(ctx context.Context, database string) (models.Store, func(), error) {
+	if err := writableFolder(database); err != nil {
+		return nil, nil, err
+	}
+	release, err := lockDatabase(database)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := sqlite.Open(ctx, database)
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
+	}
+	return store, func() {
+		_ = store.Close()
+		release()
+	}, nil
+}
+
+// openExisting opens the database for a sub-command. Unlike serve, it never
+// creates one: an opt-out recorded in a new, empty file next to the real
+// database would say "done" and change nothing.
+func openExisting(ctx context.Context, database string) (models.Store, error) {
+	if _, err := os.Stat(sqlite.DatabaseFile(database)); err != nil {
+		return nil, fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", database, err)
+	}
+	store, err := sqlite.Open(ctx, database)
+	if err != nil {
+		return nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
+	}
+	return store, nil
+}
