@@ -69,34 +69,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: the path must not contain ? or #", path)
 	}
-	cfg := func() *gorm.Config {
-		return &gorm.Config{
-			// SQL logs would carry personal data; errors are returned and
-			// logged once by the caller instead.
-			Logger:         logger.Discard,
-			NowFunc:        func() time.Time { return time.Now().UTC() },
-			PrepareStmt:    true,
-			TranslateError: true,
-		}
-	}
-	w, err := gorm.Open(sqlite.Open(path+"?"+writerPragmas), cfg())
+	w, err := openPool(ctx, path, writerPragmas, 1)
 	if err != nil {
-		return nil, fmt.Errorf("open database %q: %w", path, err)
-	}
-	wdb, err := w.DB()
-	if err != nil {
-		return nil, fmt.Errorf("open database %q: %w", path, err)
-	}
-	wdb.SetMaxOpenConns(1)
-	wdb.SetMaxIdleConns(1)
-	wdb.SetConnMaxLifetime(0)
-	// Ping so the writer creates the file and switches it to WAL before any
-	// reader opens it: sql.DB connects lazily.
-	if err := wdb.PingContext(ctx); err != nil {
-		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
 	s := &Store{w: w}
+	wdb, _ := w.DB() // openPool checked it
 	if err := s.checkVersion(ctx); err != nil {
 		_ = wdb.Close()
 		return nil, err
@@ -105,36 +83,55 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("migrate database %q: %w", path, err)
 	}
-	r, err := gorm.Open(sqlite.Open(path+"?"+readerPragmas), cfg())
-	if err != nil {
+	if s.r, err = openPool(ctx, path, readerPragmas, 4); err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
 	}
-	rdb, err := r.DB()
-	if err != nil {
-		_ = wdb.Close()
-		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
-	}
-	rdb.SetMaxOpenConns(4)
-	rdb.SetMaxIdleConns(4)
-	// GORM works a model's schema out, relationships included, the first
-	// time a pool uses it, and two goroutines doing that at once race (the
-	// outbox worker and a request, just after start). Migrating did it for
-	// the writer; do it for the readers before anyone else can.
-	for _, m := range tables {
-		if err := (&gorm.Statement{DB: r}).Parse(m); err != nil {
-			_ = wdb.Close()
-			_ = rdb.Close()
-			return nil, fmt.Errorf("open database %q for reading: %w", path, err)
-		}
-	}
-	s.r = r
 	if s.commits, err = startGroupCommitter(ctx, wdb, path); err != nil {
-		_ = wdb.Close()
-		_ = rdb.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
 	return s, nil
+}
+
+// openPool opens a pool of at most conns connections to path with the
+// given pragmas, and connects once. The writer's first connection creates
+// the file and switches it to WAL before any reader opens it (sql.DB
+// connects lazily otherwise).
+func openPool(ctx context.Context, path, pragmas string, conns int) (*gorm.DB, error) {
+	g, err := gorm.Open(sqlite.Open(path+"?"+pragmas), &gorm.Config{
+		// SQL logs would carry personal data; errors are returned and
+		// logged once by the caller instead.
+		Logger:         logger.Discard,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+		PrepareStmt:    true,
+		TranslateError: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	db, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	// GORM works a model's schema out, relationships included, the first
+	// time a pool uses it, and two goroutines doing that at once race (the
+	// outbox worker and a request, just after start): do it now, before
+	// anyone else can.
+	for _, m := range tables {
+		if err := (&gorm.Statement{DB: g}).Parse(m); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 // DatabaseFile returns the file a LEADBOX_DATABASE value names, for what
