@@ -22,10 +22,10 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, assets fs.FS) {
 	get("/contact/thanks", thanksShow(rend, d.Config.DoubleOptIn))
 
 	// GET and HEAD show state and change nothing; only POST acts.
-	get("/optout/:token", optOutShow(d, rend))
-	r.POST("/optout/:token", optOutSubmit(d, rend))
-	get("/confirm/:token", confirmShow(d, rend))
-	r.POST("/confirm/:token", confirmSubmit(d, rend))
+	get("/optout/:token", optOutShow(d.Store, d.Config.DoubleOptIn, rend))
+	r.POST("/optout/:token", optOutSubmit(d.Store, d.Now, d.Log, rend))
+	get("/confirm/:token", confirmShow(d.Store, d.Now, rend))
+	r.POST("/confirm/:token", confirmSubmit(d.Store, d.Now, d.Log, rend))
 
 	get("/healthz", healthz())
 	get("/readyz", readyz(d.Store))

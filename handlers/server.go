@@ -23,16 +23,14 @@ import (
 // MaxBodyBytes is the largest request body accepted (the contract's 64 KiB).
 const MaxBodyBytes = 64 << 10
 
-// Store is what the handlers need from the database.
+// Store is what the handlers need from the database: together, the small
+// interfaces each handler declares beside itself for what it uses.
 type Store interface {
-	Ping(ctx context.Context) error
+	pinger
+	optOutReader
+	optOutWriter
+	confirmWriter
 	CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error)
-	LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error)
-	LeadByConfirmToken(ctx context.Context, token string) (models.Lead, error)
-	MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error)
-	ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error)
-	Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error)
-	Confirm(ctx context.Context, lead models.Lead, ev models.ConsentEvent) (done bool, err error)
 	EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (models.Lead, error)
 }
 
