@@ -4,7 +4,6 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -30,8 +29,7 @@ type Store interface {
 	optOutReader
 	optOutWriter
 	confirmWriter
-	CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error)
-	EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (models.Lead, error)
+	leadRecorder
 }
 
 // SpamNoter counts a dropped submission (models.SpamLog does).
@@ -99,7 +97,6 @@ func NewServer(d Deps) (http.Handler, error) {
 		stamps:        formStamps{key: d.FormKey},
 		minFillTime:   cfg.MinFillTime,
 		captcha:       capt,
-		spam:          d.Spam,
 	}
 	policy := securityPolicy{
 		formActions:    cfg.AllowedOrigins,
@@ -127,6 +124,20 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	r.HandleMethodNotAllowed = true
 	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), policy.headers(), limitBody(MaxBodyBytes))
-	addRoutes(r, d, rend, in, assets)
+	addRoutes(r, d, rend, in, contactPolicy(cfg), assets)
 	return r, nil
+}
+
+// contactPolicy is the policy of the one form the LEADBOX_* settings
+// make, "contact".
+func contactPolicy(cfg config.Config) formPolicy {
+	return formPolicy{
+		recipients:      cfg.SalesTo,
+		origins:         cfg.AllowedOrigins,
+		doubleOptIn:     cfg.DoubleOptIn,
+		confirmTTL:      cfg.ConfirmTokenTTL,
+		confirmLimit:    cfg.ConfirmLimit,
+		duplicateWindow: cfg.DuplicateWindow,
+		rateLimit:       cfg.RateLimit,
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -453,11 +452,8 @@ func FuzzSubmission(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.mode, s.name, s.email, s.phone, s.company, s.message, s.consent, s.extra)
 	}
-	d := Deps{
-		Config:      config.Config{DoubleOptIn: true, ConfirmTokenTTL: time.Hour},
-		ConsentText: models.ConsentText{ID: 1},
-		Now:         func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
-	}
+	policy := formPolicy{doubleOptIn: true, confirmTTL: time.Hour}
+	received := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, mode uint8, name, email, phone, company, message, consent, extra string) {
 		ct, body := fuzzBody(t, mode, name, email, phone, company, message, consent, extra)
 		sub, err := decodeSubmission(ct, body)
@@ -476,7 +472,8 @@ func FuzzSubmission(f *testing.F) {
 		if errs != nil || sub.spam() {
 			return
 		}
-		lead, ev, outbox := sub.lead(d, clientInfo{IP: "192.0.2.1", UserAgent: "ua"})
+		rec := sub.records(clientInfo{IP: "192.0.2.1", UserAgent: "ua"}, 1, policy, received)
+		lead, ev, outbox := rec.lead, rec.consent, rec.outbox
 		checkContract(t, lead)
 
 		// Consent comes only from the allowed values.
