@@ -54,10 +54,18 @@ type submitResponse struct {
 // HTML form or fetch(). It answers only after the lead, its consent event
 // and its emails are committed.
 //
-// The work is done by submit, which knows nothing of HTTP; this handler
-// reads the request for it and carries out its outcome.
+// The steps are: take a rate-limit token, then submit (which knows nothing
+// of HTTP), then carry out its outcome: settle the token, count spam, wake
+// the mail sender, answer.
 func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, spam SpamNoter, notify func(), now func() time.Time, log *slog.Logger) gin.HandlerFunc {
+	limit := newRateLimit(p.rateLimit, now)
 	return func(c *gin.Context) {
+		ticket, wait, ok := limit.take(c.ClientIP())
+		if !ok {
+			spam.Note(models.SpamRateLimit)
+			tooMany(c, rend, wait)
+			return
+		}
 		c.Header("Cache-Control", "no-store")
 		out := submit(c.Request.Context(), submitRequest{
 			// The whole header, not c.ContentType(): gin's strips the
@@ -72,9 +80,7 @@ func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, 
 			},
 			requestID: requestID(c),
 		}, in, p, store, now, log)
-		if out.token == tokenSpent {
-			c.Set(keepRateToken, true)
-		}
+		ticket.settle(out.token)
 		if out.spam != "" {
 			spam.Note(out.spam)
 		}

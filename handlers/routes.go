@@ -18,8 +18,7 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 	get("/contact", contactShow(rend, in, d.Now))
 	origins := newOriginPolicy(d.Config.AllowedOrigins, d.Config.BaseURL.Scheme+"://"+d.Config.BaseURL.Host)
 	r.OPTIONS("/contact", origins.preflight())
-	r.POST("/contact", origins.guard(rend), rateLimit(contact.rateLimit, d.Now, rend, d.Spam),
-		contactSubmit(in, contact, d.Store, rend, d.Spam, d.Notify, d.Now, d.Log))
+	r.POST("/contact", origins.guard(rend), contactSubmit(in, contact, d.Store, rend, d.Spam, d.Notify, d.Now, d.Log))
 	get("/contact/thanks", thanksShow(rend, d.Config.DoubleOptIn))
 
 	// GET and HEAD show state and change nothing; only POST acts.
