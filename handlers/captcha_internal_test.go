@@ -5,25 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
-
-// fakeSiteverify speaks the siteverify protocol of Turnstile and hCaptcha:
-// a form post of secret, response and remoteip, answered with JSON.
-func fakeSiteverify(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
-			http.Error(w, "want a form post", http.StatusBadRequest)
-			return
-		}
-		answer(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 func TestCaptchaVerify(t *testing.T) {
 	const secret = "0x4AAAAAAA-test-secret"

@@ -13,11 +13,11 @@ import (
 // sees it.
 func TestContactPage(t *testing.T) {
 	const consent = `I'd like news & offers from "Acme" by email.`
-	_, _, app := newTestServer(t, map[string]string{
+	app := newTestServer(t, withSettings(map[string]string{
 		"LEADBOX_CONSENT_TEXT": consent,
 		"LEADBOX_PRIVACY_URL":  "https://www.example.com/privacy?lang=en",
 		"LEADBOX_COMPANY":      "Acme & Sons",
-	})
+	}))
 	res := app.get(t, "/contact")
 	if res.status != http.StatusOK {
 		t.Fatalf("status %d, want 200; answer: %v", res.status, res)
@@ -86,7 +86,7 @@ func TestContactPage(t *testing.T) {
 }
 
 func TestContactPageWithoutPrivacyURL(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	app := newTestServer(t)
 	res := app.get(t, "/contact")
 	if res.status != http.StatusOK {
 		t.Fatalf("status %d, want 200", res.status)
@@ -102,7 +102,7 @@ func TestContactPageWithoutPrivacyURL(t *testing.T) {
 // TestContactPageAttribution: UTM parameters of the link become hidden
 // fields, so the lead keeps its attribution.
 func TestContactPageAttribution(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	app := newTestServer(t)
 	res := app.get(t, "/contact?utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale&utm_term=%22q%22&utm_content=a%3Cb&other=x")
 	if res.status != http.StatusOK {
 		t.Fatalf("status %d, want 200", res.status)
@@ -151,7 +151,7 @@ func TestContactPageAttribution(t *testing.T) {
 
 // TestSimplePages covers the pages that only have to answer.
 func TestSimplePages(t *testing.T) {
-	_, store, app := newTestServer(t, nil)
+	app := newTestServer(t)
 	tests := []struct {
 		path       string
 		wantStatus int
@@ -173,7 +173,7 @@ func TestSimplePages(t *testing.T) {
 	}
 
 	t.Run("readyz after the database closed", func(t *testing.T) {
-		if err := store.Close(); err != nil {
+		if err := app.store.Close(); err != nil {
 			t.Fatalf("close store: %v", err)
 		}
 		if res := app.get(t, "/readyz"); res.status != http.StatusServiceUnavailable {
@@ -188,7 +188,7 @@ func TestSimplePages(t *testing.T) {
 // TestCorrectedFormKeepsNext: a refused form keeps _next, so the visitor
 // still lands on the site's own thank-you page after fixing it.
 func TestCorrectedFormKeepsNext(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com"})
+	app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 	const next = "https://www.example.com/merci"
 	res := app.post(t, urlencoded, with(validFields(), map[string]any{"email": "nope", "_next": next}), nil)
 	if res.status != http.StatusUnprocessableEntity {
@@ -216,7 +216,7 @@ func TestRightToLeftMessageIsKept(t *testing.T) {
 	const message = "\u202bשלום, אני מעוניין בהצעה.\u202c\u2028שורה שנייה\u2029\u2067RTL\u2069 \ufffd"
 	for _, kind := range allKinds {
 		t.Run(string(kind), func(t *testing.T) {
-			_, _, app := newTestServer(t, nil)
+			app := newTestServer(t)
 			res := app.post(t, kind, with(validFields(), map[string]any{"message": message}), acceptJSON)
 			if res.status != http.StatusCreated {
 				t.Fatalf("status %v, want 201", res)
@@ -232,7 +232,7 @@ func TestRightToLeftMessageIsKept(t *testing.T) {
 // form's spellings are refused by name. (null counts as absent, like for
 // every field: not given, the safe reading; TestSubmissionJSONDecoding.)
 func TestJSONConsentIsTrueOrFalse(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	app := newTestServer(t)
 	for _, v := range []string{`"true"`, `1`, `"on"`, `"false"`} {
 		body := `{"name":"Ann","email":"ann@example.com","message":"Hi","marketing_consent":` + v + `}`
 		res := app.do(t, http.MethodPost, "/contact", "application/json", []byte(body), nil)
@@ -254,7 +254,7 @@ func TestJSONConsentIsTrueOrFalse(t *testing.T) {
 // TestRawSemicolonInAForm: a hand-built urlencoded body (curl -d) may carry
 // a raw ";", which the form encoding treats as text, not as a separator.
 func TestRawSemicolonInAForm(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	app := newTestServer(t)
 	body := "name=Semi&email=semi@example.com&message=Call me 9-5; thanks"
 	res := app.do(t, http.MethodPost, "/contact", "application/x-www-form-urlencoded", []byte(body), acceptJSON)
 	if res.status != http.StatusCreated {
@@ -268,7 +268,7 @@ func TestRawSemicolonInAForm(t *testing.T) {
 // TestHeadAnswersLikeGet: monitors and link checkers send HEAD; every page
 // answers it as it answers GET, without a body (RFC 9110 §9.3.2).
 func TestHeadAnswersLikeGet(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	for _, path := range []string{"/contact", "/contact/thanks", "/healthz", "/readyz", "/assets/leadbox.css", "/",
 		"/optout/" + lead.OptOutToken} {
@@ -287,7 +287,7 @@ func TestThanksPagePromisesOnlyWhatIsSent(t *testing.T) {
 		doubleOptIn string
 		want        bool
 	}{{"true", true}, {"false", false}} {
-		_, _, app := newTestServer(t, map[string]string{"LEADBOX_DOUBLE_OPT_IN": tt.doubleOptIn})
+		app := newTestServer(t, withSetting("LEADBOX_DOUBLE_OPT_IN", tt.doubleOptIn))
 		res := app.get(t, "/contact/thanks")
 		if got := strings.Contains(res.body, "asking you to confirm"); res.status != http.StatusOK || got != tt.want {
 			t.Errorf("double opt-in %s: the page mentions a confirmation email: %v, want %v", tt.doubleOptIn, got, tt.want)

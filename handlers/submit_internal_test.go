@@ -13,26 +13,6 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// fakeRecorder is a leadRecorder that answers as told and counts writes.
-type fakeRecorder struct {
-	created models.Created
-	err     error
-	earlier models.Lead // what a duplicate repeats
-	writes  int
-}
-
-func (f *fakeRecorder) CreateLeadOnce(_ context.Context, lead *models.Lead, _ *models.ConsentEvent, _ []models.OutboxMessage, _ models.Guards) (models.Created, error) {
-	f.writes++
-	if f.created.Duplicate {
-		*lead = f.earlier
-	}
-	return f.created, f.err
-}
-
-func (f *fakeRecorder) EarlierSubmission(context.Context, string, string, string, time.Time) (models.Lead, error) {
-	return models.Lead{}, models.ErrNotFound
-}
-
 // TestSubmitOutcomes runs the pipeline without HTTP and checks, for each
 // way a submission can end, the reply, what becomes of the rate token, the
 // spam counted, and whether anything was written.
