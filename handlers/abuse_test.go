@@ -9,6 +9,7 @@ import (
 )
 
 func TestRateLimitPerClient(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		proxies string
@@ -39,6 +40,7 @@ func TestRateLimitPerClient(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t, withRateLimit(3), withSetting("LEADBOX_TRUSTED_PROXIES", tc.proxies))
 			var last response
 			for i := range 4 {
@@ -76,6 +78,7 @@ func TestRateLimitPerClient(t *testing.T) {
 }
 
 func TestRateLimitPageAndRefusedSubmissions(t *testing.T) {
+	t.Parallel()
 	// The valid submissions repeat each other: each is stored, not taken
 	// for a double click.
 	app := newTestServer(t, withRateLimit(2), withDuplicateWindow(0))
@@ -104,6 +107,7 @@ func TestRateLimitPageAndRefusedSubmissions(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withDuplicateWindow(0), withSettings(map[string]string{
 		"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com",
 		"LEADBOX_BASE_URL":        "https://leads.example.com",
@@ -164,6 +168,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestCORSOpenWhenNoOriginsConfigured(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	ct, body := encode(t, urlencoded, validFields())
 	res := app.do(t, http.MethodPost, "/contact", ct, body, http.Header{"Origin": {"https://anysite.example"}})

@@ -12,6 +12,7 @@ import (
 )
 
 func TestConfirmPage(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	if !app.cfg.DoubleOptIn {
 		t.Fatalf("DoubleOptIn = false by default, want true")
@@ -92,6 +93,7 @@ func TestConfirmPage(t *testing.T) {
 }
 
 func TestConfirmExpired(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		opts   []testOption
@@ -118,6 +120,7 @@ func TestConfirmExpired(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t, tt.opts...)
 			lead := app.submitLead(t, "ann@example.com", true)
 			tt.expire(t, app, lead)
@@ -148,6 +151,7 @@ func TestConfirmExpired(t *testing.T) {
 }
 
 func TestConfirmAfterOptOut(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	if res := app.postForm(t, "/optout/"+lead.OptOutToken, "", nil); res.status != http.StatusOK {
@@ -180,6 +184,7 @@ func TestConfirmAfterOptOut(t *testing.T) {
 // but the older one still confirms (the person clicks whichever email they
 // find); once either is used, both say so and add nothing.
 func TestConfirmAnyPendingLink(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withDuplicateWindow(0)) // the same enquiry twice, two leads
 	older := app.submitLead(t, "ann@example.com", true)
 	newer := app.submitLead(t, "Ann@Example.com", true)
@@ -217,6 +222,7 @@ func TestConfirmAnyPendingLink(t *testing.T) {
 // TestConfirmSupersededByOptOut: an opt-out after the link was sent makes
 // it useless, and the page says so before anyone presses anything.
 func TestConfirmSupersededByOptOut(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	if res := app.postForm(t, "/optout/"+lead.OptOutToken, "", nil); res.status != http.StatusOK {
@@ -237,6 +243,7 @@ func TestConfirmSupersededByOptOut(t *testing.T) {
 // TestReconsent: consent can be given again after an opt-out, and the
 // ledger keeps the whole story in order.
 func TestReconsent(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	first := app.submitLead(t, "ann@example.com", true)
 	steps := []struct {
@@ -301,6 +308,7 @@ func TestReconsent(t *testing.T) {
 // TestUntickedAfterOptOut: a new submission without the box ticked is not
 // consent, and does not undo the opt-out.
 func TestUntickedAfterOptOut(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	first := app.submitLead(t, "ann@example.com", true)
 	if res := app.postForm(t, "/optout/"+first.OptOutToken, "", nil); res.status != http.StatusOK {
@@ -337,6 +345,7 @@ func TestUntickedAfterOptOut(t *testing.T) {
 // form is neither a withdrawal nor a new consent, so the earlier link still
 // confirms.
 func TestConfirmAfterUntickedSubmission(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	ticked := app.submitLead(t, "ann@example.com", true)
 	app.submitLead(t, "ann@example.com", false)
@@ -361,6 +370,7 @@ func TestConfirmAfterUntickedSubmission(t *testing.T) {
 // (their new consent waits for its own link). Their old, used link must
 // not say "already subscribed": they are not, until they confirm again.
 func TestOldLinkAfterTickingAgain(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withDuplicateWindow(0)) // the same enquiry again, a new lead
 	first := app.submitLead(t, "ann@example.com", true)
 	if res := app.do(t, http.MethodPost, "/confirm/"+*first.ConfirmToken, "", nil, nil); res.status != http.StatusOK {

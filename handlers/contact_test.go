@@ -12,6 +12,7 @@ import (
 // TestContactPage checks the hosted form as a visitor without JavaScript
 // sees it.
 func TestContactPage(t *testing.T) {
+	t.Parallel()
 	const consent = `I'd like news & offers from "Acme" by email.`
 	app := newTestServer(t, withSettings(map[string]string{
 		"LEADBOX_CONSENT_TEXT": consent,
@@ -86,6 +87,7 @@ func TestContactPage(t *testing.T) {
 }
 
 func TestContactPageWithoutPrivacyURL(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	res := app.get(t, "/contact")
 	if res.status != http.StatusOK {
@@ -102,6 +104,7 @@ func TestContactPageWithoutPrivacyURL(t *testing.T) {
 // TestContactPageAttribution: UTM parameters of the link become hidden
 // fields, so the lead keeps its attribution.
 func TestContactPageAttribution(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	res := app.get(t, "/contact?utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale&utm_term=%22q%22&utm_content=a%3Cb&other=x")
 	if res.status != http.StatusOK {
@@ -151,6 +154,7 @@ func TestContactPageAttribution(t *testing.T) {
 
 // TestSimplePages covers the pages that only have to answer.
 func TestSimplePages(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	tests := []struct {
 		path       string
@@ -188,6 +192,7 @@ func TestSimplePages(t *testing.T) {
 // TestCorrectedFormKeepsNext: a refused form keeps _next, so the visitor
 // still lands on the site's own thank-you page after fixing it.
 func TestCorrectedFormKeepsNext(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 	const next = "https://www.example.com/merci"
 	res := app.post(t, urlencoded, with(validFields(), map[string]any{"email": "nope", "_next": next}), nil)
@@ -213,9 +218,11 @@ func TestCorrectedFormKeepsNext(t *testing.T) {
 // Unicode line separators. Only one-line fields refuse those; the message
 // is stored as typed, in every body type.
 func TestRightToLeftMessageIsKept(t *testing.T) {
+	t.Parallel()
 	const message = "\u202bשלום, אני מעוניין בהצעה.\u202c\u2028שורה שנייה\u2029\u2067RTL\u2069 \ufffd"
 	for _, kind := range allKinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t)
 			res := app.post(t, kind, with(validFields(), map[string]any{"message": message}), acceptJSON)
 			if res.status != http.StatusCreated {
@@ -232,6 +239,7 @@ func TestRightToLeftMessageIsKept(t *testing.T) {
 // form's spellings are refused by name. (null counts as absent, like for
 // every field: not given, the safe reading; TestSubmissionJSONDecoding.)
 func TestJSONConsentIsTrueOrFalse(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	for _, v := range []string{`"true"`, `1`, `"on"`, `"false"`} {
 		body := `{"name":"Ann","email":"ann@example.com","message":"Hi","marketing_consent":` + v + `}`
@@ -254,6 +262,7 @@ func TestJSONConsentIsTrueOrFalse(t *testing.T) {
 // TestRawSemicolonInAForm: a hand-built urlencoded body (curl -d) may carry
 // a raw ";", which the form encoding treats as text, not as a separator.
 func TestRawSemicolonInAForm(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	body := "name=Semi&email=semi@example.com&message=Call me 9-5; thanks"
 	res := app.do(t, http.MethodPost, "/contact", "application/x-www-form-urlencoded", []byte(body), acceptJSON)
@@ -268,6 +277,7 @@ func TestRawSemicolonInAForm(t *testing.T) {
 // TestHeadAnswersLikeGet: monitors and link checkers send HEAD; every page
 // answers it as it answers GET, without a body (RFC 9110 §9.3.2).
 func TestHeadAnswersLikeGet(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	for _, path := range []string{"/contact", "/contact/thanks", "/healthz", "/readyz", "/assets/leadbox.css", "/",
@@ -283,6 +293,7 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 // TestThanksPagePromisesOnlyWhatIsSent: the thank-you page mentions the
 // confirmation email only when double opt-in sends one.
 func TestThanksPagePromisesOnlyWhatIsSent(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		doubleOptIn string
 		want        bool

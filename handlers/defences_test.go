@@ -36,6 +36,7 @@ func hiddenOf(t *testing.T, page, name string) string {
 }
 
 func TestTimeTrap(t *testing.T) {
+	t.Parallel()
 	var now time.Time
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -102,6 +103,7 @@ func TestTimeTrap(t *testing.T) {
 }
 
 func TestDuplicateSubmission(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withDuplicateWindow(10*time.Minute))
 	fields := with(validFields(), map[string]any{"marketing_consent": "on"})
 	var first struct{ ID, MarketingConsent string }
@@ -135,6 +137,7 @@ func TestDuplicateSubmission(t *testing.T) {
 }
 
 func TestConfirmationEmailLimitPerAddress(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withSetting("LEADBOX_CONFIRM_LIMIT", "2"))
 	for i := range 4 {
 		fields := with(validFields(), map[string]any{
@@ -159,6 +162,7 @@ func TestConfirmationEmailLimitPerAddress(t *testing.T) {
 }
 
 func TestCaptcha(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	mode := "pass"
 	verifier := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +175,12 @@ func TestCaptcha(t *testing.T) {
 		}
 		switch {
 		case m == "slow":
-			time.Sleep(400 * time.Millisecond)
+			// Longer than Leadbox waits; ends when Leadbox gives up, so
+			// that closing the fake does not wait for it.
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 		case m == "pass" && r.PostFormValue("response") == "token-ok":
 			fmt.Fprint(w, `{"success":true,"error-codes":[]}`)
 		default:
@@ -241,6 +250,7 @@ func TestCaptcha(t *testing.T) {
 // TestSecurityHeadersOnEveryRoute checks the headers on every kind of
 // answer, errors and panics included.
 func TestSecurityHeadersOnEveryRoute(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withRateLimit(2), withSetting("LEADBOX_BASE_URL", "https://leads.example.com"))
 	lead := app.submitLead(t, "ann@example.com", true)
 	requests := []struct {
@@ -307,6 +317,7 @@ func checkSecurityHeaders(t *testing.T, h http.Header) {
 }
 
 func TestFrameAncestorsConfigurable(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withSetting("LEADBOX_FRAME_ANCESTORS", "https://www.example.com"))
 	res := app.get(t, "/contact")
 	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors https://www.example.com") {
@@ -323,6 +334,7 @@ func TestFrameAncestorsConfigurable(t *testing.T) {
 // TestMalformedBodiesNever5xx throws hostile bodies at the endpoint: each
 // gets a 4xx answer (or a success), never a 5xx, and nothing breaks.
 func TestMalformedBodiesNever5xx(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withDuplicateWindow(0)) // every accepted body is stored
 	manyFields := &strings.Builder{}
 	for i := range 5000 {
@@ -370,6 +382,7 @@ func TestMalformedBodiesNever5xx(t *testing.T) {
 // is stored, with its consent record and emails, and no answer is a 5xx
 // ("database is locked" would be one).
 func TestConcurrentSubmissions(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withRateLimit(0)) // every post comes from one address
 	const workers, each = 16, 25
 	var wg sync.WaitGroup
@@ -415,6 +428,7 @@ func TestConcurrentSubmissions(t *testing.T) {
 // stamp carries; a form refused and shown again shows, and records, the
 // new one.
 func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
+	t.Parallel()
 	const wordingA, wordingB = "Wording A: email me your offers.", "Wording B: email me offers and news from partners."
 	db := filepath.Join(t.TempDir(), "leads.db")
 	before := newTestServer(t, withDatabase(db), withSetting("LEADBOX_CONSENT_TEXT", wordingA))
@@ -465,6 +479,7 @@ func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
 // resends a CAPTCHA answer the first post spent. It is a duplicate, and
 // gets the first answer, not a "prove you are not a robot" error.
 func TestCaptchaRetryGetsTheFirstAnswer(t *testing.T) {
+	t.Parallel()
 	verifier, _ := singleUseVerifier(t)
 	app := newTestServer(t, withDuplicateWindow(10*time.Minute), withCaptcha("site-key", "secret", verifier.URL))
 	for _, kind := range []bodyKind{jsonBody, urlencoded} {
@@ -492,6 +507,7 @@ func TestCaptchaRetryGetsTheFirstAnswer(t *testing.T) {
 // limit token back (a typo must not lock a visitor out), but one that
 // failed the CAPTCHA does not: each costs a call to the provider.
 func TestCaptchaFailuresUseTheRateLimit(t *testing.T) {
+	t.Parallel()
 	verifier, calls := singleUseVerifier(t)
 	app := newTestServer(t, withRateLimit(2), withCaptcha("site-key", "secret", verifier.URL))
 	var statuses []int

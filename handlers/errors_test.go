@@ -31,6 +31,7 @@ func (p panickyStore) LeadByOptOutToken(ctx context.Context, token string) (mode
 // a generic page or JSON with a reference, and operators a log line with the
 // same request id and the cause.
 func TestInternalErrorsShowNoInternals(t *testing.T) {
+	t.Parallel()
 	logs := &testlog.Buffer{}
 	for _, tc := range []struct {
 		name        string
@@ -45,6 +46,7 @@ func TestInternalErrorsShowNoInternals(t *testing.T) {
 		{"panic, JSON", true, "/optout/" + strings.Repeat("a", 42), "", "", "application/json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t, withLog(slog.New(slog.NewJSONHandler(logs, nil))),
 				withStore(func(s *testStore) handlers.Store { return panickyStore{testStore: s, panic: tc.panic} }))
 			if !tc.panic {

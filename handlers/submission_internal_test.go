@@ -17,6 +17,7 @@ import (
 )
 
 func TestValidEmail(t *testing.T) {
+	t.Parallel()
 	long := func(n int) string { // a valid-looking address of n bytes
 		local := strings.Repeat("l", 64)
 		k := n - 64 - 1 - 64 - 64 - 4
@@ -85,6 +86,7 @@ func TestValidEmail(t *testing.T) {
 }
 
 func TestValidPhone(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in     string
 		wantOK bool
@@ -107,6 +109,7 @@ func TestValidPhone(t *testing.T) {
 }
 
 func TestValidText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in       string
 		required bool
@@ -137,6 +140,7 @@ func TestValidText(t *testing.T) {
 }
 
 func TestValidMessage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in     string
 		wantOK bool
@@ -165,6 +169,7 @@ func TestValidMessage(t *testing.T) {
 }
 
 func TestConsentGiven(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in        string
 		wantGiven bool
@@ -194,6 +199,7 @@ func TestConsentGiven(t *testing.T) {
 }
 
 func TestAllowedNext(t *testing.T) {
+	t.Parallel()
 	allowed := []string{"https://www.example.com", "http://localhost:3000"}
 	tests := []struct {
 		next, want string
@@ -234,6 +240,7 @@ func TestAllowedNext(t *testing.T) {
 }
 
 func TestTruncate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		n    int
@@ -254,6 +261,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestCleanPageURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"https://www.example.com/pricing?x=1", "https://www.example.com/pricing?x=1"},
 		{"  http://example.com  ", "http://example.com"},
@@ -272,6 +280,7 @@ func TestCleanPageURL(t *testing.T) {
 }
 
 func TestDecodeSubmissionErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, contentType, body string
 		want                    error
@@ -300,6 +309,7 @@ func TestDecodeSubmissionErrors(t *testing.T) {
 // is refused, naming the field, in a form and in JSON alike (where
 // json.Unmarshal alone would keep the last value silently).
 func TestDecodeSubmissionRepeatedKey(t *testing.T) {
+	t.Parallel()
 	const form, jsonType = "application/x-www-form-urlencoded", "application/json"
 	tests := []struct {
 		kind, body string

@@ -46,6 +46,7 @@ func emailOfLength(n int) string {
 // TestSubmissionFields runs every row of the contract's "Submission fields"
 // table through every accepted body type and answer format.
 func TestSubmissionFields(t *testing.T) {
+	t.Parallel()
 	// Every row posts much the same lead from one address, more than a
 	// visitor would.
 	app := newTestServer(t, withRateLimit(0), withDuplicateWindow(0))
@@ -277,6 +278,7 @@ func checkRejected(t *testing.T, m mode, res response, wantBad []string) {
 // TestSubmissionInvalidUTF8 sends bytes that are not UTF-8 in one field of
 // each body type: the answer is 422 naming that field.
 func TestSubmissionInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	const boundary = "b0undary"
 	multipartBody := func(field, value string) []byte {
@@ -323,6 +325,7 @@ func TestSubmissionInvalidUTF8(t *testing.T) {
 
 // TestSubmissionBodyErrors covers bodies that are not a submission at all.
 func TestSubmissionBodyErrors(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	big := strings.Repeat("x", 64<<10)
 	_, okJSON := encode(t, jsonBody, validFields())
@@ -387,6 +390,7 @@ func TestSubmissionBodyErrors(t *testing.T) {
 // TestSubmissionFormKeepsValues shows the form again after a refused post
 // with every typed value in place, escaped, and the checkbox as it was.
 func TestSubmissionFormKeepsValues(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 	fields := map[string]any{
 		"name":              `<b>Ann</b> & "Bo" O'Neil`,
@@ -440,6 +444,7 @@ func TestSubmissionFormKeepsValues(t *testing.T) {
 // TestStoredLead reads back what an accepted submission committed: the
 // lead, its consent event with the wording shown, and its emails.
 func TestStoredLead(t *testing.T) {
+	t.Parallel()
 	const consentText = "Yes, send me news & offers by email. I can unsubscribe at any time."
 	full := map[string]any{
 		"name":         "  Ann Example ",
@@ -478,6 +483,7 @@ func TestStoredLead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t, withSettings(map[string]string{
 				"LEADBOX_CONSENT_TEXT":  consentText,
 				"LEADBOX_DOUBLE_OPT_IN": tt.doubleOptIn,
@@ -577,6 +583,7 @@ func TestStoredLead(t *testing.T) {
 
 // TestAcceptedJSONAnswer checks the fields of a 201 beyond the id.
 func TestAcceptedJSONAnswer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		doubleOptIn string
 		consent     any
@@ -589,6 +596,7 @@ func TestAcceptedJSONAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("double_opt_in=%s/consent=%v", tt.doubleOptIn, tt.consent), func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t, withSetting("LEADBOX_DOUBLE_OPT_IN", tt.doubleOptIn))
 			res := app.post(t, jsonBody, with(validFields(), map[string]any{"marketing_consent": tt.consent}), nil)
 			var got map[string]string
@@ -603,6 +611,7 @@ func TestAcceptedJSONAnswer(t *testing.T) {
 // TestConsentTextVersions: a new wording gets its own row, and the earlier
 // lead keeps pointing at the wording it was shown.
 func TestConsentTextVersions(t *testing.T) {
+	t.Parallel()
 	const first, second = "First wording: email me offers.", "Second wording: send me news by email."
 	dbPath := t.TempDir() + "/leads.db"
 	app1 := newTestServer(t, withDatabase(dbPath), withSetting("LEADBOX_CONSENT_TEXT", first))
@@ -654,6 +663,7 @@ func TestConsentTextVersions(t *testing.T) {
 // TestUnknownFieldsIgnored: fields the contract does not name, even ones
 // that look like ours, are neither used nor stored.
 func TestUnknownFieldsIgnored(t *testing.T) {
+	t.Parallel()
 	const sentinel = "zqxj-sentinel"
 	extra := map[string]any{
 		"consent_text":         sentinel + "-text",
@@ -671,6 +681,7 @@ func TestUnknownFieldsIgnored(t *testing.T) {
 	}
 	for _, kind := range allKinds {
 		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t)
 			res := app.post(t, kind, with(validFields(), extra), acceptJSON)
 			if res.status != http.StatusCreated {
@@ -697,6 +708,7 @@ func TestUnknownFieldsIgnored(t *testing.T) {
 
 // TestClientIP: X-Forwarded-For is believed only from a trusted proxy.
 func TestClientIP(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		proxies string
@@ -710,6 +722,7 @@ func TestClientIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			app := newTestServer(t, withSetting("LEADBOX_TRUSTED_PROXIES", tt.proxies))
 			res := app.post(t, jsonBody, validFields(), http.Header{"X-Forwarded-For": {tt.xff}})
 			var got struct{ ID string }
@@ -724,9 +737,11 @@ func TestClientIP(t *testing.T) {
 // TestHoneypot: a filled honeypot is answered like a success, and nothing
 // is stored or sent.
 func TestHoneypot(t *testing.T) {
+	t.Parallel()
 	for _, m := range allModes {
 		for _, consent := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/consent=%v", m, consent), func(t *testing.T) {
+				t.Parallel()
 				app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 				fields := validFields()
 				if consent {
@@ -771,6 +786,7 @@ func TestHoneypot(t *testing.T) {
 	}
 
 	t.Run("form with allowed _next", func(t *testing.T) {
+		t.Parallel()
 		app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 		res := app.post(t, urlencoded, with(validFields(), map[string]any{
 			"_gotcha": "x", "_next": "https://www.example.com/thanks",
@@ -786,6 +802,7 @@ func TestHoneypot(t *testing.T) {
 
 // TestNextRedirect: _next is honoured only for an allowed origin.
 func TestNextRedirect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		allowed string
@@ -823,6 +840,7 @@ func TestNextRedirect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			app := servers[tt.allowed]
 			res := app.post(t, urlencoded, with(validFields(), map[string]any{"_next": tt.next}), nil)
 			if res.status != http.StatusSeeOther {
@@ -838,6 +856,7 @@ func TestNextRedirect(t *testing.T) {
 // TestSubmissionJSONDecoding covers JSON details: null means absent,
 // non-string extras are ignored.
 func TestSubmissionJSONDecoding(t *testing.T) {
+	t.Parallel()
 	app := newTestServer(t)
 	body, _ := json.Marshal(map[string]any{
 		"name": "Ann", "email": "ann@example.com", "message": "Hello there",

@@ -17,6 +17,7 @@ import (
 // way a submission can end, the reply, what becomes of the rate token, the
 // spam counted, and whether anything was written.
 func TestSubmitOutcomes(t *testing.T) {
+	t.Parallel()
 	const valid = "name=Ann&email=ann%40example.com&message=Hello&marketing_consent=on"
 	received := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	stamps := formStamps{key: []byte("test key")}
