@@ -116,11 +116,10 @@ func submit(ctx context.Context, req submitRequest, in intake, p formPolicy, sto
 	at := now()
 	next := allowedNext(sub.Next, p.origins)
 	given, _ := sub.consentGiven()
-	// Bots must not learn that a trap caught them: they are answered
-	// exactly like a success, with nothing stored or sent. The honeypot
-	// comes first so that it catches a bot whatever else it filled in.
+	// The honeypot comes first, so that it catches a bot whatever else it
+	// filled in.
 	if sub.spam() {
-		return p.success(models.NewKey(16), given, next).countedAs(models.SpamHoneypot)
+		return p.decoy(given, next).countedAs(models.SpamHoneypot)
 	}
 	// Validation comes before the time trap: a person who presses Enter a
 	// second after opening the form must see what is missing, not a "thank
@@ -131,7 +130,7 @@ func submit(ctx context.Context, req submitRequest, in intake, p formPolicy, sto
 	sc := in.screen(ctx, sub, req.client.IP, at)
 	switch sc.verdict {
 	case screenTrapped:
-		return p.success(models.NewKey(16), given, next).countedAs(models.SpamTimeTrap)
+		return p.decoy(given, next).countedAs(models.SpamTimeTrap)
 	case screenCaptchaFailed:
 		// A CAPTCHA answer is single-use: a double click or a browser
 		// retry sends again the one its first post spent. Like any

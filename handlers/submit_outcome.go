@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // outcome is what became of a submission: the reply the client gets, and
@@ -77,6 +79,13 @@ func (p formPolicy) success(id string, given bool, next string) outcome {
 		accepted: submitResponse{ID: id, MarketingConsent: consentStatus(given, p.doubleOptIn)},
 		next:     next,
 	}}
+}
+
+// decoy answers a submission dropped by a bot trap. Bots must not learn
+// that a trap caught them: the answer is exactly a success's, with an id
+// that names no lead, and nothing is stored or sent.
+func (p formPolicy) decoy(given bool, next string) outcome {
+	return p.success(models.NewKey(16), given, next)
 }
 
 // refused answers a submission with fields to fix; the token is returned.
