@@ -81,15 +81,9 @@ func NewServer(d Deps) (http.Handler, error) {
 		d.FormKey = []byte(models.NewToken(32))
 	}
 	cfg := d.Config
-	captchaHosts := []string{strings.ToLower(cfg.BaseURL.Hostname())}
-	for _, o := range cfg.AllowedOrigins {
-		if u, err := url.Parse(o); err == nil {
-			captchaHosts = append(captchaHosts, strings.ToLower(u.Hostname()))
-		}
-	}
-	capt, err := newCaptcha(cfg.Captcha, cfg.CaptchaSiteKey, cfg.CaptchaSecret.Reveal(), cfg.CaptchaVerifyURL, cfg.CaptchaTimeout, captchaHosts...)
+	capt, err := captchaOf(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("LEADBOX_CAPTCHA: %w", err)
+		return nil, err
 	}
 	in := intake{
 		consentText:   d.ConsentText.Text,
@@ -126,6 +120,22 @@ func NewServer(d Deps) (http.Handler, error) {
 	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), policy.headers(), limitBody(MaxBodyBytes))
 	addRoutes(r, d, rend, in, contactPolicy(cfg), assets)
 	return r, nil
+}
+
+// captchaOf is the CAPTCHA the settings configure, or nil. A pass counts
+// only when solved on the hosted form's host or an allowed origin's.
+func captchaOf(cfg config.Config) (*captcha, error) {
+	hosts := []string{strings.ToLower(cfg.BaseURL.Hostname())}
+	for _, o := range cfg.AllowedOrigins {
+		if u, err := url.Parse(o); err == nil {
+			hosts = append(hosts, strings.ToLower(u.Hostname()))
+		}
+	}
+	capt, err := newCaptcha(cfg.Captcha, cfg.CaptchaSiteKey, cfg.CaptchaSecret.Reveal(), cfg.CaptchaVerifyURL, cfg.CaptchaTimeout, hosts...)
+	if err != nil {
+		return nil, fmt.Errorf("LEADBOX_CAPTCHA: %w", err)
+	}
+	return capt, nil
 }
 
 // contactPolicy is the policy of the one form the LEADBOX_* settings
