@@ -9,6 +9,7 @@ import (
 )
 
 func TestRateLimitPerClient(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		proxies string
@@ -39,9 +40,8 @@ func TestRateLimitPerClient(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, app := newTestServer(t, map[string]string{
-				"LEADBOX_RATE_LIMIT": "3", "LEADBOX_TRUSTED_PROXIES": tc.proxies,
-			})
+			t.Parallel()
+			app := newTestServer(t, withRateLimit(3), withSetting("LEADBOX_TRUSTED_PROXIES", tc.proxies))
 			var last response
 			for i := range 4 {
 				h := http.Header{"Accept": {"application/json"}}
@@ -78,7 +78,10 @@ func TestRateLimitPerClient(t *testing.T) {
 }
 
 func TestRateLimitPageAndRefusedSubmissions(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_RATE_LIMIT": "2"})
+	t.Parallel()
+	// The valid submissions repeat each other: each is stored, not taken
+	// for a double click.
+	app := newTestServer(t, withRateLimit(2), withDuplicateWindow(0))
 	// Refused submissions give their token back: fixing a typo three times
 	// must not lock a visitor out.
 	for i := range 3 {
@@ -104,10 +107,11 @@ func TestRateLimitPageAndRefusedSubmissions(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{
+	t.Parallel()
+	app := newTestServer(t, withDuplicateWindow(0), withSettings(map[string]string{
 		"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com",
 		"LEADBOX_BASE_URL":        "https://leads.example.com",
-	})
+	}))
 	preflight := func(origin string) response {
 		return app.do(t, http.MethodOptions, "/contact", "", nil, http.Header{
 			"Origin":                         {origin},
@@ -164,7 +168,8 @@ func TestCORS(t *testing.T) {
 }
 
 func TestCORSOpenWhenNoOriginsConfigured(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	ct, body := encode(t, urlencoded, validFields())
 	res := app.do(t, http.MethodPost, "/contact", ct, body, http.Header{"Origin": {"https://anysite.example"}})
 	if res.status != http.StatusSeeOther {

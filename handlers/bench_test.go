@@ -2,57 +2,22 @@ package handlers_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
-
-	"github.com/leadbox/leadbox/config"
-	"github.com/leadbox/leadbox/handlers"
-	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // newBenchServer is the real router over a real SQLite file, as in
 // production: the defaults of every setting (synchronous=FULL, duplicate
 // detection on) except the rate limit, since every post comes from one
 // address. The request log is formatted as in production but thrown away.
-// (newTestServer takes a *testing.T, so benchmarks build their own.)
 func newBenchServer(b *testing.B) http.Handler {
 	b.Helper()
-	ctx := context.Background()
-	cfg, err := config.Load(func(k string) string {
-		if k == "LEADBOX_RATE_LIMIT" {
-			return "0"
-		}
-		return ""
-	})
-	if err != nil {
-		b.Fatalf("config.Load: %v", err)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "leads.db"))
-	if err != nil {
-		b.Fatalf("sqlite.Open: %v", err)
-	}
-	b.Cleanup(func() { _ = store.Close() })
-	ct, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
-	if err != nil {
-		b.Fatalf("ConsentTextVersion: %v", err)
-	}
-	h, err := handlers.NewServer(handlers.Deps{
-		Config:      cfg,
-		Store:       store,
-		ConsentText: ct,
-		Log:         slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatalf("NewServer: %v", err)
-	}
-	return h
+	return newTestServer(b, withRateLimit(0), withLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))).handler
 }
 
 // leadBody is the JSON of the n-th benchmark lead: a new address each time,

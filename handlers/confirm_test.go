@@ -12,7 +12,8 @@ import (
 )
 
 func TestConfirmPage(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	if !app.cfg.DoubleOptIn {
 		t.Fatalf("DoubleOptIn = false by default, want true")
 	}
@@ -92,14 +93,15 @@ func TestConfirmPage(t *testing.T) {
 }
 
 func TestConfirmExpired(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
-		env    map[string]string
+		opts   []testOption
 		expire func(t *testing.T, app *testApp, lead models.Lead)
 	}{
 		{
 			name: "short TTL",
-			env:  map[string]string{"LEADBOX_CONFIRM_TTL": "1ms"},
+			opts: []testOption{withSetting("LEADBOX_CONFIRM_TTL", "1ms")},
 			expire: func(t *testing.T, _ *testApp, lead models.Lead) {
 				time.Sleep(time.Until(lead.ConfirmExpiresAt.Add(time.Millisecond)))
 			},
@@ -118,7 +120,8 @@ func TestConfirmExpired(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, app := newTestServer(t, tt.env)
+			t.Parallel()
+			app := newTestServer(t, tt.opts...)
 			lead := app.submitLead(t, "ann@example.com", true)
 			tt.expire(t, app, lead)
 			path := "/confirm/" + *lead.ConfirmToken
@@ -148,7 +151,8 @@ func TestConfirmExpired(t *testing.T) {
 }
 
 func TestConfirmAfterOptOut(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	if res := app.postForm(t, "/optout/"+lead.OptOutToken, "", nil); res.status != http.StatusOK {
 		t.Fatalf("POST opt-out: got %v, want 200", res)
@@ -180,7 +184,8 @@ func TestConfirmAfterOptOut(t *testing.T) {
 // but the older one still confirms (the person clicks whichever email they
 // find); once either is used, both say so and add nothing.
 func TestConfirmAnyPendingLink(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t, withDuplicateWindow(0)) // the same enquiry twice, two leads
 	older := app.submitLead(t, "ann@example.com", true)
 	newer := app.submitLead(t, "Ann@Example.com", true)
 	oldPath, newPath := "/confirm/"+*older.ConfirmToken, "/confirm/"+*newer.ConfirmToken
@@ -217,7 +222,8 @@ func TestConfirmAnyPendingLink(t *testing.T) {
 // TestConfirmSupersededByOptOut: an opt-out after the link was sent makes
 // it useless, and the page says so before anyone presses anything.
 func TestConfirmSupersededByOptOut(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	if res := app.postForm(t, "/optout/"+lead.OptOutToken, "", nil); res.status != http.StatusOK {
 		t.Fatalf("opt-out: %v", res)
@@ -237,7 +243,8 @@ func TestConfirmSupersededByOptOut(t *testing.T) {
 // TestReconsent: consent can be given again after an opt-out, and the
 // ledger keeps the whole story in order.
 func TestReconsent(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	first := app.submitLead(t, "ann@example.com", true)
 	steps := []struct {
 		what, path string
@@ -301,7 +308,8 @@ func TestReconsent(t *testing.T) {
 // TestUntickedAfterOptOut: a new submission without the box ticked is not
 // consent, and does not undo the opt-out.
 func TestUntickedAfterOptOut(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	first := app.submitLead(t, "ann@example.com", true)
 	if res := app.postForm(t, "/optout/"+first.OptOutToken, "", nil); res.status != http.StatusOK {
 		t.Fatalf("opt out: got %v, want 200", res)
@@ -337,7 +345,8 @@ func TestUntickedAfterOptOut(t *testing.T) {
 // form is neither a withdrawal nor a new consent, so the earlier link still
 // confirms.
 func TestConfirmAfterUntickedSubmission(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	ticked := app.submitLead(t, "ann@example.com", true)
 	app.submitLead(t, "ann@example.com", false)
 
@@ -361,7 +370,8 @@ func TestConfirmAfterUntickedSubmission(t *testing.T) {
 // (their new consent waits for its own link). Their old, used link must
 // not say "already subscribed": they are not, until they confirm again.
 func TestOldLinkAfterTickingAgain(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t, withDuplicateWindow(0)) // the same enquiry again, a new lead
 	first := app.submitLead(t, "ann@example.com", true)
 	if res := app.do(t, http.MethodPost, "/confirm/"+*first.ConfirmToken, "", nil, nil); res.status != http.StatusOK {
 		t.Fatalf("confirm: %v", res)

@@ -28,15 +28,14 @@ type captchaWidget struct {
 	Class, SiteKey, Script string
 }
 
-// intake is what showing and accepting the hosted form share: the wording
-// beside the box and the bot defences a submission passes.
+// intake is what showing and accepting a form share: the wording beside
+// the box and the bot defences a submission passes.
 type intake struct {
 	consentText   string
 	consentTextID int64 // its stored version, signed into the form's stamp
 	stamps        formStamps
 	minFillTime   time.Duration // 0: time trap off
 	captcha       *captcha      // nil: no CAPTCHA
-	spam          SpamNoter
 }
 
 // formOrder is the order of fields on the form, for the error summary.

@@ -3,7 +3,9 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -20,6 +22,27 @@ import (
 // maxUserAgent bounds the user agent kept as consent proof.
 const maxUserAgent = 512
 
+// leadRecorder is what accepting a submission needs from the database.
+type leadRecorder interface {
+	CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error)
+	EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (models.Lead, error)
+}
+
+// formPolicy is what one form's settings decide about its submissions once
+// they are through the bot defences: whom they notify, how the marketing
+// consent is confirmed, where the visitor may be sent afterwards, and how
+// repeats and floods are treated. Today the LEADBOX_* settings make the
+// one form, "contact"; a forms file will make one per form.
+type formPolicy struct {
+	recipients      []*mail.Address // sales addresses notified of each lead
+	origins         []string        // where _next may send the visitor
+	doubleOptIn     bool
+	confirmTTL      time.Duration
+	confirmLimit    int           // confirmation emails per address per day
+	duplicateWindow time.Duration // a repeat within it is answered, not stored; 0: off
+	rateLimit       int           // accepted submissions per client per minute; 0: off
+}
+
 // submitResponse is the JSON answer to an accepted submission.
 type submitResponse struct {
 	ID string `json:"id"`
@@ -30,180 +53,204 @@ type submitResponse struct {
 // contactSubmit accepts a submission from the hosted form, a website's own
 // HTML form or fetch(). It answers only after the lead, its consent event
 // and its emails are committed.
-func contactSubmit(d Deps, rend *renderer, in intake) gin.HandlerFunc {
-	cfg := d.Config
+//
+// The steps are: take a rate-limit token, then submit (which knows nothing
+// of HTTP), then carry out its outcome: settle the token, count spam, wake
+// the mail sender, answer.
+func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, spam SpamNoter, notify func(), now func() time.Time, log *slog.Logger) gin.HandlerFunc {
+	limit := newRateLimit(p.rateLimit, now)
 	return func(c *gin.Context) {
-		ctx := c.Request.Context()
-		c.Header("Cache-Control", "no-store")
-		asJSON := wantsJSON(c.Request)
-		sub, ok := readSubmission(c, rend)
+		ticket, wait, ok := limit.take(c.ClientIP())
 		if !ok {
+			spam.Note(models.SpamRateLimit)
+			tooMany(c, rend, wait)
 			return
 		}
-		next := allowedNext(sub.Next, cfg.AllowedOrigins)
-		given, _ := sub.consentGiven()
-		// Bots must not learn that a trap caught them: answer exactly like
-		// a success, store nothing, send nothing, count the reason.
-		fakeSuccess := func(reason string) {
-			in.spam.Note(reason)
-			accepted(c, asJSON, next, submitResponse{ID: models.NewKey(16), MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
+		c.Header("Cache-Control", "no-store")
+		out := submit(c.Request.Context(), submitRequest{
+			// The whole header, not c.ContentType(): gin's strips the
+			// parameters, and with them the multipart boundary and the
+			// charset.
+			contentType: c.GetHeader("Content-Type"),
+			body:        c.Request.Body,
+			client: clientInfo{
+				IP:        c.ClientIP(),
+				UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
+				Referer:   c.Request.Referer(),
+			},
+			requestID: requestID(c),
+		}, in, p, store, now, log)
+		ticket.settle(out.token)
+		if out.spam != "" {
+			spam.Note(out.spam)
 		}
-		if sub.spam() {
-			fakeSuccess(models.SpamHoneypot)
-			return
+		if out.fresh {
+			notify()
 		}
-		// Validation comes before the time trap: a person who presses
-		// Enter a second after opening the form must see what is missing,
-		// not a "thank you" for a message that was never kept.
-		if errs := sub.Valid(); errs != nil {
-			refuse(c, rend, in, sub, http.StatusUnprocessableEntity, errs)
-			return
-		}
-		verdict := in.stamps.check(sub.Stamp, d.Now(), in.minFillTime)
-		if in.minFillTime > 0 && (verdict == stampForged || verdict == stampFast) {
-			fakeSuccess(models.SpamTimeTrap)
-			return
-		}
-		var shownText int64
-		if verdict == stampOK {
-			shownText = in.stamps.shown(sub.Stamp, sub.Wording)
-		}
-		ci := clientInfo{
-			IP:        c.ClientIP(),
-			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
-			Referer:   c.Request.Referer(),
-			ShownText: shownText,
-		}
-		if in.captcha != nil {
-			err := in.captcha.verify(ctx, sub.captchaAnswer(in.captcha.provider.field), c.ClientIP())
-			switch {
-			case errors.Is(err, errCaptchaFailed):
-				// A CAPTCHA answer is single-use: a double click or a
-				// browser retry sends again the one its first post spent.
-				// Like any duplicate, it gets the first answer.
-				if earlier, ok := earlierSubmission(ctx, d, sub, ci); ok {
-					in.spam.Note(models.SpamDuplicate)
-					accepted(c, asJSON, next, submitResponse{ID: earlier.PublicID, MarketingConsent: consentStatus(gaveConsent(earlier), cfg.DoubleOptIn)})
-					return
-				}
-				in.spam.Note(models.SpamCaptcha)
-				c.Set(keepRateToken, true)
-				refuse(c, rend, in, sub, http.StatusUnprocessableEntity,
-					map[string]string{"captcha": "Please complete the check that you are not a robot, then send the form again."})
-				return
-			case err != nil:
-				c.Set(keepRateToken, true) // each retry calls the provider again
-				d.Log.WarnContext(ctx, "captcha verification unavailable", "request_id", requestID(c), "err", err)
-				refuse(c, rend, in, sub, http.StatusServiceUnavailable,
-					map[string]string{"captcha": "We could not check that you are not a robot just now. Please send the form again in a minute."})
-				return
-			}
-		}
-
-		lead, consent, outbox := sub.lead(d, ci)
-		guards := models.Guards{LimitConfirmations: true, MaxConfirmations: cfg.ConfirmLimit}
-		if cfg.DuplicateWindow > 0 {
-			guards.DuplicateSince = lead.CreatedAt.Add(-cfg.DuplicateWindow)
-		}
-		created, err := d.Store.CreateLeadOnce(ctx, &lead, &consent, outbox, guards)
-		if err != nil {
-			rend.internalError(c, err)
-			return
-		}
-		if created.ConfirmationDropped {
-			d.Log.InfoContext(ctx, "confirmation email limit reached for an address; not sending another",
-				"request_id", requestID(c))
-		}
-		if created.Duplicate {
-			// A double click or a browser retry: the same answer again.
-			in.spam.Note(models.SpamDuplicate)
-			given = gaveConsent(lead)
-		} else {
-			d.Notify()
-		}
-		accepted(c, asJSON, next, submitResponse{ID: lead.PublicID, MarketingConsent: consentStatus(given, cfg.DoubleOptIn)})
+		answer(c, rend, in, out.reply)
 	}
 }
 
-// gaveConsent reports whether an earlier lead's submission ticked the box:
-// a duplicate is answered with the first one's consent, not its own.
-func gaveConsent(l models.Lead) bool {
-	return l.Consent != nil && l.Consent.Action == models.ActionGiven
+// submitRequest is what the pipeline reads from an HTTP request.
+type submitRequest struct {
+	contentType string // the whole header, parameters included
+	body        io.Reader
+	client      clientInfo
+	requestID   string // for the log lines about this request
 }
 
-// earlierSubmission finds the lead this submission repeats within the
-// duplicate window, as the writer's duplicate detection would.
-func earlierSubmission(ctx context.Context, d Deps, sub submission, ci clientInfo) (models.Lead, bool) {
-	if d.Config.DuplicateWindow <= 0 {
+// clientInfo is what the request tells about the visitor, kept as proof of
+// consent.
+type clientInfo struct {
+	IP, UserAgent, Referer string
+}
+
+// submit runs a submission through the pipeline (decode, validate, screen,
+// persist) at the time now gives once the body is read. Its outcome says
+// how to answer, and what becomes of the client's rate-limit token.
+func submit(ctx context.Context, req submitRequest, in intake, p formPolicy, store leadRecorder, now func() time.Time, log *slog.Logger) outcome {
+	sub, err := decode(req.contentType, req.body)
+	if err != nil {
+		return unreadable(err)
+	}
+	at := now()
+	next := allowedNext(sub.Next, p.origins)
+	given, _ := sub.consentGiven()
+	// The honeypot comes first, so that it catches a bot whatever else it
+	// filled in.
+	if sub.spam() {
+		return p.decoy(given, next).countedAs(models.SpamHoneypot)
+	}
+	// Validation comes before the time trap: a person who presses Enter a
+	// second after opening the form must see what is missing, not a "thank
+	// you" for a message that was never kept.
+	if errs := sub.Valid(); errs != nil {
+		return refused(http.StatusUnprocessableEntity, errs, sub)
+	}
+	sc := in.screen(ctx, sub, req.client.IP, at)
+	switch sc.verdict {
+	case screenTrapped:
+		return p.decoy(given, next).countedAs(models.SpamTimeTrap)
+	case screenCaptchaFailed:
+		// A CAPTCHA answer is single-use: a double click or a browser
+		// retry sends again the one its first post spent. Like any
+		// duplicate, it gets the first answer.
+		rec := sub.records(req.client, sc.wording, p, at)
+		if earlier, ok := findEarlier(ctx, store, rec, p.duplicateWindow, req.requestID, log); ok {
+			return p.success(earlier.PublicID, gaveConsent(earlier), next).countedAs(models.SpamDuplicate)
+		}
+		return captchaRefused(sub).countedAs(models.SpamCaptcha)
+	case screenCaptchaDown:
+		log.WarnContext(ctx, "captcha verification unavailable", "request_id", req.requestID, "err", sc.err)
+		return captchaUnavailable(sub)
+	}
+	lead, created, err := persist(ctx, store, sub.records(req.client, sc.wording, p, at), p)
+	if err != nil {
+		return failed(err)
+	}
+	if created.ConfirmationDropped {
+		log.InfoContext(ctx, "confirmation email limit reached for an address; not sending another",
+			"request_id", req.requestID)
+	}
+	if created.Duplicate {
+		// A double click or a browser retry: the same answer again.
+		return p.success(lead.PublicID, gaveConsent(lead), next).countedAs(models.SpamDuplicate)
+	}
+	out := p.success(lead.PublicID, given, next)
+	out.fresh = true
+	return out
+}
+
+// decode reads and decodes the body. Its errors are those unreadable
+// answers: the body limit's, errUnsupportedType, or a *bodyError.
+func decode(contentType string, body io.Reader) (submission, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return submission{}, fmt.Errorf("read body: %w", err)
+	}
+	return decodeSubmission(contentType, b)
+}
+
+// screenVerdict is what the bot defences make of a valid submission.
+type screenVerdict int
+
+const (
+	screenPassed        screenVerdict = iota
+	screenTrapped                     // the time trap: posted too fast, or a stamp we never issued
+	screenCaptchaFailed               // the CAPTCHA provider says the visitor did not pass
+	screenCaptchaDown                 // the CAPTCHA provider could not be asked
+)
+
+// screening is what the bot defences found out about a valid submission.
+type screening struct {
+	verdict screenVerdict
+	// wording is the consent wording the visitor was shown: the hosted
+	// form's, from its signed stamp, or else (an external form, a JSON
+	// client) the configured one.
+	wording int64
+	err     error // why the provider could not be asked
+}
+
+// screen runs a valid submission from a client at ip past the time trap
+// and the CAPTCHA, at now.
+func (in intake) screen(ctx context.Context, sub submission, ip string, now time.Time) screening {
+	stamp := in.stamps.check(sub.Stamp, now, in.minFillTime)
+	if in.minFillTime > 0 && (stamp == stampForged || stamp == stampFast) {
+		return screening{verdict: screenTrapped}
+	}
+	sc := screening{verdict: screenPassed, wording: in.consentTextID}
+	if stamp == stampOK {
+		if shown := in.stamps.shown(sub.Stamp, sub.Wording); shown != 0 {
+			sc.wording = shown
+		}
+	}
+	if in.captcha == nil {
+		return sc
+	}
+	err := in.captcha.verify(ctx, sub.captchaAnswer(in.captcha.provider.field), ip)
+	switch {
+	case errors.Is(err, errCaptchaFailed):
+		sc.verdict = screenCaptchaFailed
+	case err != nil:
+		sc.verdict, sc.err = screenCaptchaDown, err
+	}
+	return sc
+}
+
+// findEarlier finds the lead rec repeats within the duplicate window, as
+// the writer's duplicate detection would.
+func findEarlier(ctx context.Context, store leadRecorder, rec records, window time.Duration, requestID string, log *slog.Logger) (models.Lead, bool) {
+	if window <= 0 {
 		return models.Lead{}, false
 	}
-	lead, consent, _ := sub.lead(d, ci)
-	earlier, err := d.Store.EarlierSubmission(ctx, consent.Subject, consent.Action, lead.Message,
-		lead.CreatedAt.Add(-d.Config.DuplicateWindow))
+	earlier, err := store.EarlierSubmission(ctx, rec.consent.Subject, rec.consent.Action, rec.lead.Message,
+		rec.lead.CreatedAt.Add(-window))
 	if err != nil {
 		if !errors.Is(err, models.ErrNotFound) {
-			d.Log.WarnContext(ctx, "cannot look for an earlier submission", "err", err)
+			log.WarnContext(ctx, "cannot look for an earlier submission", "request_id", requestID, "err", err)
 		}
 		return models.Lead{}, false
 	}
 	return earlier, true
 }
 
-// readSubmission reads and decodes the body, answering 413, 415 or 400
-// itself when it cannot; ok reports whether to go on.
-func readSubmission(c *gin.Context, rend *renderer) (submission, bool) {
-	body, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		if isTooLarge(err) {
-			rend.errorPage(c, http.StatusRequestEntityTooLarge, "Too much text",
-				"The form is larger than 64 KiB. Please shorten your message and send it again.")
-			return submission{}, false
-		}
-		rend.errorPage(c, http.StatusBadRequest, "Incomplete request", "The form did not arrive whole. Please send it again.")
-		return submission{}, false
+// persist commits the lead, its consent event and its emails together. It
+// returns the lead to answer with: the new one, or (created.Duplicate) the
+// earlier one it repeats within the duplicate window, and then nothing is
+// stored.
+func persist(ctx context.Context, store leadRecorder, rec records, p formPolicy) (models.Lead, models.Created, error) {
+	guards := models.Guards{LimitConfirmations: true, MaxConfirmations: p.confirmLimit}
+	if p.duplicateWindow > 0 {
+		guards.DuplicateSince = rec.lead.CreatedAt.Add(-p.duplicateWindow)
 	}
-	// The whole header, not c.ContentType(): gin's strips the parameters,
-	// and with them the multipart boundary and the charset.
-	sub, err := decodeSubmission(c.GetHeader("Content-Type"), body)
-	switch {
-	case errors.Is(err, errUnsupportedType):
-		rend.errorPage(c, http.StatusUnsupportedMediaType, "Unsupported form",
-			"Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json (UTF-8).")
-		return submission{}, false
-	case err != nil:
-		rend.errorPage(c, http.StatusBadRequest, "Unreadable form", err.Error())
-		return submission{}, false
-	}
-	return sub, true
+	created, err := store.CreateLeadOnce(ctx, &rec.lead, &rec.consent, rec.outbox, guards)
+	return rec.lead, created, err
 }
 
-// refuse answers a submission that cannot be accepted as it is: JSON with
-// each field's problem, or the form again with every value kept.
-func refuse(c *gin.Context, rend *renderer, in intake, sub submission, status int, errs map[string]string) {
-	if wantsJSON(c.Request) {
-		code := "validation"
-		if status == http.StatusServiceUnavailable {
-			code = "captcha_unavailable"
-		}
-		c.JSON(status, gin.H{"error": code, "fields": errs})
-		return
-	}
-	page := in.page(rend, sub, errs)
-	page.Unavailable = status == http.StatusServiceUnavailable
-	rend.page(c, status, "contact", page)
-}
-
-// accepted answers a successful submission: 201 with the lead's id for
-// JSON clients, 303 to the thank-you page (or an allowed _next) for forms.
-func accepted(c *gin.Context, asJSON bool, next string, resp submitResponse) {
-	if asJSON {
-		c.JSON(http.StatusCreated, resp)
-		return
-	}
-	if next == "" {
-		next = "/contact/thanks"
-	}
-	c.Redirect(http.StatusSeeOther, next)
+// gaveConsent reports whether an earlier lead's submission ticked the box:
+// a duplicate is answered with the first one's consent, not its own.
+func gaveConsent(l models.Lead) bool {
+	return l.Consent != nil && l.Consent.Action == models.ActionGiven
 }
 
 func consentStatus(given, doubleOptIn bool) string {
@@ -216,21 +263,20 @@ func consentStatus(given, doubleOptIn bool) string {
 	return "given"
 }
 
-// clientInfo is what the request tells about the visitor, kept as proof of
-// consent.
-type clientInfo struct {
-	IP, UserAgent, Referer string
-	// ShownText is the consent wording the hosted form showed, from its
-	// signed stamp; 0 (an external form, a JSON client): the configured one.
-	ShownText int64
+// records are what an accepted submission commits, together.
+type records struct {
+	lead    models.Lead
+	consent models.ConsentEvent
+	outbox  []models.OutboxMessage
 }
 
-// lead turns a valid submission into the records to commit.
-func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEvent, []models.OutboxMessage) {
-	now := d.Now().UTC()
+// records turns a valid submission, received at now from client, into the
+// records to commit; wording is the consent text the visitor was shown.
+func (s *submission) records(client clientInfo, wording int64, p formPolicy, now time.Time) records {
+	now = now.UTC()
 	page := cleanPageURL(s.Page)
 	if page == "" {
-		page = cleanPageURL(ci.Referer)
+		page = cleanPageURL(client.Referer)
 	}
 	lead := models.Lead{
 		PublicID:    models.NewKey(16),
@@ -249,32 +295,28 @@ func (s *submission) lead(d Deps, ci clientInfo) (models.Lead, models.ConsentEve
 		OptOutToken: models.NewKey(20),
 	}
 	given, _ := s.consentGiven()
-	textID := d.ConsentText.ID
-	if ci.ShownText != 0 {
-		textID = ci.ShownText
-	}
 	consent := models.ConsentEvent{
 		Subject:       models.NormalizeEmail(lead.Email),
 		Purpose:       models.PurposeMarketingEmail,
 		At:            now,
 		Action:        models.ActionNotGiven,
 		Method:        models.MethodForm,
-		IP:            ci.IP,
-		UserAgent:     ci.UserAgent,
+		IP:            client.IP,
+		UserAgent:     client.UserAgent,
 		PageURL:       page,
-		ConsentTextID: &textID,
+		ConsentTextID: &wording,
 	}
-	outbox := salesNotifications(d.Config.SalesTo, now)
+	outbox := salesNotifications(p.recipients, now)
 	if given {
 		consent.Action = models.ActionGiven
-		if d.Config.DoubleOptIn {
+		if p.doubleOptIn {
 			token := models.NewKey(20)
-			expires := now.Add(d.Config.ConfirmTokenTTL)
+			expires := now.Add(p.confirmTTL)
 			lead.ConfirmToken, lead.ConfirmExpiresAt = &token, &expires
 			outbox = append(outbox, models.OutboxMessage{Kind: models.KindConsentConfirmation, CreatedAt: now})
 		}
 	}
-	return lead, consent, outbox
+	return records{lead: lead, consent: consent, outbox: outbox}
 }
 
 // salesNotifications queues the lead's notification for each sales

@@ -12,12 +12,13 @@ import (
 // TestContactPage checks the hosted form as a visitor without JavaScript
 // sees it.
 func TestContactPage(t *testing.T) {
+	t.Parallel()
 	const consent = `I'd like news & offers from "Acme" by email.`
-	_, _, app := newTestServer(t, map[string]string{
+	app := newTestServer(t, withSettings(map[string]string{
 		"LEADBOX_CONSENT_TEXT": consent,
 		"LEADBOX_PRIVACY_URL":  "https://www.example.com/privacy?lang=en",
 		"LEADBOX_COMPANY":      "Acme & Sons",
-	})
+	}))
 	res := app.get(t, "/contact")
 	if res.status != http.StatusOK {
 		t.Fatalf("status %d, want 200; answer: %v", res.status, res)
@@ -86,7 +87,8 @@ func TestContactPage(t *testing.T) {
 }
 
 func TestContactPageWithoutPrivacyURL(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	res := app.get(t, "/contact")
 	if res.status != http.StatusOK {
 		t.Fatalf("status %d, want 200", res.status)
@@ -102,7 +104,8 @@ func TestContactPageWithoutPrivacyURL(t *testing.T) {
 // TestContactPageAttribution: UTM parameters of the link become hidden
 // fields, so the lead keeps its attribution.
 func TestContactPageAttribution(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	res := app.get(t, "/contact?utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale&utm_term=%22q%22&utm_content=a%3Cb&other=x")
 	if res.status != http.StatusOK {
 		t.Fatalf("status %d, want 200", res.status)
@@ -151,7 +154,8 @@ func TestContactPageAttribution(t *testing.T) {
 
 // TestSimplePages covers the pages that only have to answer.
 func TestSimplePages(t *testing.T) {
-	_, store, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	tests := []struct {
 		path       string
 		wantStatus int
@@ -173,7 +177,7 @@ func TestSimplePages(t *testing.T) {
 	}
 
 	t.Run("readyz after the database closed", func(t *testing.T) {
-		if err := store.Close(); err != nil {
+		if err := app.store.Close(); err != nil {
 			t.Fatalf("close store: %v", err)
 		}
 		if res := app.get(t, "/readyz"); res.status != http.StatusServiceUnavailable {
@@ -188,7 +192,8 @@ func TestSimplePages(t *testing.T) {
 // TestCorrectedFormKeepsNext: a refused form keeps _next, so the visitor
 // still lands on the site's own thank-you page after fixing it.
 func TestCorrectedFormKeepsNext(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com"})
+	t.Parallel()
+	app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 	const next = "https://www.example.com/merci"
 	res := app.post(t, urlencoded, with(validFields(), map[string]any{"email": "nope", "_next": next}), nil)
 	if res.status != http.StatusUnprocessableEntity {
@@ -213,10 +218,12 @@ func TestCorrectedFormKeepsNext(t *testing.T) {
 // Unicode line separators. Only one-line fields refuse those; the message
 // is stored as typed, in every body type.
 func TestRightToLeftMessageIsKept(t *testing.T) {
+	t.Parallel()
 	const message = "\u202bשלום, אני מעוניין בהצעה.\u202c\u2028שורה שנייה\u2029\u2067RTL\u2069 \ufffd"
 	for _, kind := range allKinds {
 		t.Run(string(kind), func(t *testing.T) {
-			_, _, app := newTestServer(t, nil)
+			t.Parallel()
+			app := newTestServer(t)
 			res := app.post(t, kind, with(validFields(), map[string]any{"message": message}), acceptJSON)
 			if res.status != http.StatusCreated {
 				t.Fatalf("status %v, want 201", res)
@@ -232,7 +239,8 @@ func TestRightToLeftMessageIsKept(t *testing.T) {
 // form's spellings are refused by name. (null counts as absent, like for
 // every field: not given, the safe reading; TestSubmissionJSONDecoding.)
 func TestJSONConsentIsTrueOrFalse(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	for _, v := range []string{`"true"`, `1`, `"on"`, `"false"`} {
 		body := `{"name":"Ann","email":"ann@example.com","message":"Hi","marketing_consent":` + v + `}`
 		res := app.do(t, http.MethodPost, "/contact", "application/json", []byte(body), nil)
@@ -254,7 +262,8 @@ func TestJSONConsentIsTrueOrFalse(t *testing.T) {
 // TestRawSemicolonInAForm: a hand-built urlencoded body (curl -d) may carry
 // a raw ";", which the form encoding treats as text, not as a separator.
 func TestRawSemicolonInAForm(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	body := "name=Semi&email=semi@example.com&message=Call me 9-5; thanks"
 	res := app.do(t, http.MethodPost, "/contact", "application/x-www-form-urlencoded", []byte(body), acceptJSON)
 	if res.status != http.StatusCreated {
@@ -268,7 +277,8 @@ func TestRawSemicolonInAForm(t *testing.T) {
 // TestHeadAnswersLikeGet: monitors and link checkers send HEAD; every page
 // answers it as it answers GET, without a body (RFC 9110 §9.3.2).
 func TestHeadAnswersLikeGet(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	for _, path := range []string{"/contact", "/contact/thanks", "/healthz", "/readyz", "/assets/leadbox.css", "/",
 		"/optout/" + lead.OptOutToken} {
@@ -283,11 +293,12 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 // TestThanksPagePromisesOnlyWhatIsSent: the thank-you page mentions the
 // confirmation email only when double opt-in sends one.
 func TestThanksPagePromisesOnlyWhatIsSent(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		doubleOptIn string
 		want        bool
 	}{{"true", true}, {"false", false}} {
-		_, _, app := newTestServer(t, map[string]string{"LEADBOX_DOUBLE_OPT_IN": tt.doubleOptIn})
+		app := newTestServer(t, withSetting("LEADBOX_DOUBLE_OPT_IN", tt.doubleOptIn))
 		res := app.get(t, "/contact/thanks")
 		if got := strings.Contains(res.body, "asking you to confirm"); res.status != http.StatusOK || got != tt.want {
 			t.Errorf("double opt-in %s: the page mentions a confirmation email: %v, want %v", tt.doubleOptIn, got, tt.want)

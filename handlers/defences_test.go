@@ -36,13 +36,14 @@ func hiddenOf(t *testing.T, page, name string) string {
 }
 
 func TestTimeTrap(t *testing.T) {
+	t.Parallel()
 	var now time.Time
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	set := func(t0 time.Time) { mu.Lock(); now = t0; mu.Unlock() }
 	set(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 
-	_, _, app := newTestServerWithClock(t, map[string]string{"LEADBOX_MIN_FILL_TIME": "3s"}, clock)
+	app := newTestServer(t, withTimeTrap(3*time.Second), withClock(clock))
 	stamp := stampOf(t, app.get(t, "/contact").body)
 
 	tests := []struct {
@@ -102,7 +103,8 @@ func TestTimeTrap(t *testing.T) {
 }
 
 func TestDuplicateSubmission(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_DUPLICATE_WINDOW": "10m"})
+	t.Parallel()
+	app := newTestServer(t, withDuplicateWindow(10*time.Minute))
 	fields := with(validFields(), map[string]any{"marketing_consent": "on"})
 	var first struct{ ID, MarketingConsent string }
 	decodeJSON(t, app.post(t, urlencoded, fields, acceptJSON), &first)
@@ -135,7 +137,8 @@ func TestDuplicateSubmission(t *testing.T) {
 }
 
 func TestConfirmationEmailLimitPerAddress(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_CONFIRM_LIMIT": "2"})
+	t.Parallel()
+	app := newTestServer(t, withSetting("LEADBOX_CONFIRM_LIMIT", "2"))
 	for i := range 4 {
 		fields := with(validFields(), map[string]any{
 			"email": "victim@example.com", "marketing_consent": "on", "message": fmt.Sprintf("Spam run %d", i),
@@ -159,6 +162,7 @@ func TestConfirmationEmailLimitPerAddress(t *testing.T) {
 }
 
 func TestCaptcha(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	mode := "pass"
 	verifier := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +175,12 @@ func TestCaptcha(t *testing.T) {
 		}
 		switch {
 		case m == "slow":
-			time.Sleep(400 * time.Millisecond)
+			// Longer than Leadbox waits; ends when Leadbox gives up, so
+			// that closing the fake does not wait for it.
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 		case m == "pass" && r.PostFormValue("response") == "token-ok":
 			fmt.Fprint(w, `{"success":true,"error-codes":[]}`)
 		default:
@@ -179,11 +188,7 @@ func TestCaptcha(t *testing.T) {
 		}
 	}))
 	defer verifier.Close()
-	_, _, app := newTestServer(t, map[string]string{
-		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": "site-key-123",
-		"LEADBOX_CAPTCHA_SECRET": "test-secret", "LEADBOX_CAPTCHA_VERIFY_URL": verifier.URL,
-		"LEADBOX_CAPTCHA_TIMEOUT": "150ms",
-	})
+	app := newTestServer(t, withCaptcha("site-key-123", "test-secret", verifier.URL), withSetting("LEADBOX_CAPTCHA_TIMEOUT", "150ms"))
 
 	page := app.get(t, "/contact")
 	if !strings.Contains(page.body, "<noscript>") || !strings.Contains(page.body, "turn on JavaScript") {
@@ -245,7 +250,8 @@ func TestCaptcha(t *testing.T) {
 // TestSecurityHeadersOnEveryRoute checks the headers on every kind of
 // answer, errors and panics included.
 func TestSecurityHeadersOnEveryRoute(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_BASE_URL": "https://leads.example.com", "LEADBOX_RATE_LIMIT": "2"})
+	t.Parallel()
+	app := newTestServer(t, withRateLimit(2), withSetting("LEADBOX_BASE_URL", "https://leads.example.com"))
 	lead := app.submitLead(t, "ann@example.com", true)
 	requests := []struct {
 		method, path, contentType, body string
@@ -311,7 +317,8 @@ func checkSecurityHeaders(t *testing.T, h http.Header) {
 }
 
 func TestFrameAncestorsConfigurable(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_FRAME_ANCESTORS": "https://www.example.com"})
+	t.Parallel()
+	app := newTestServer(t, withSetting("LEADBOX_FRAME_ANCESTORS", "https://www.example.com"))
 	res := app.get(t, "/contact")
 	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors https://www.example.com") {
 		t.Errorf("CSP %q does not let the company's site embed the form", csp)
@@ -327,7 +334,8 @@ func TestFrameAncestorsConfigurable(t *testing.T) {
 // TestMalformedBodiesNever5xx throws hostile bodies at the endpoint: each
 // gets a 4xx answer (or a success), never a 5xx, and nothing breaks.
 func TestMalformedBodiesNever5xx(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t, withDuplicateWindow(0)) // every accepted body is stored
 	manyFields := &strings.Builder{}
 	for i := range 5000 {
 		fmt.Fprintf(manyFields, "f%d=x&", i)
@@ -374,7 +382,8 @@ func TestMalformedBodiesNever5xx(t *testing.T) {
 // is stored, with its consent record and emails, and no answer is a 5xx
 // ("database is locked" would be one).
 func TestConcurrentSubmissions(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t, withRateLimit(0)) // every post comes from one address
 	const workers, each = 16, 25
 	var wg sync.WaitGroup
 	errs := make(chan string, workers*each)
@@ -419,15 +428,17 @@ func TestConcurrentSubmissions(t *testing.T) {
 // stamp carries; a form refused and shown again shows, and records, the
 // new one.
 func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
+	t.Parallel()
 	const wordingA, wordingB = "Wording A: email me your offers.", "Wording B: email me offers and news from partners."
 	db := filepath.Join(t.TempDir(), "leads.db")
-	_, _, before := newTestServer(t, map[string]string{"LEADBOX_DATABASE": db, "LEADBOX_CONSENT_TEXT": wordingA})
+	before := newTestServer(t, withDatabase(db), withSetting("LEADBOX_CONSENT_TEXT", wordingA))
 	page := before.get(t, "/contact").body
 	if !strings.Contains(page, wordingA) {
 		t.Fatalf("the form does not show wording A:\n%s", page)
 	}
 	stamp, token := stampOf(t, page), hiddenOf(t, page, "_tw")
-	_, _, after := newTestServer(t, map[string]string{"LEADBOX_DATABASE": db, "LEADBOX_CONSENT_TEXT": wordingB})
+	// The form is posted as soon as it is fetched.
+	after := newTestServer(t, withDatabase(db), withSetting("LEADBOX_CONSENT_TEXT", wordingB), withTimeTrap(0))
 
 	ticked := func(set map[string]any) map[string]any {
 		return with(validFields(), with(map[string]any{"marketing_consent": "on"}, set))
@@ -464,41 +475,13 @@ func TestLeadKeepsTheWordingItsFormShowed(t *testing.T) {
 	}
 }
 
-// singleUseVerifier is a siteverify fake that, as Turnstile and hCaptcha
-// do, accepts each answer once: a second use fails with
-// timeout-or-duplicate. It counts its calls.
-func singleUseVerifier(t *testing.T) (*httptest.Server, func() int) {
-	t.Helper()
-	var mu sync.Mutex
-	used, calls := map[string]bool{}, 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		calls++
-		answer := r.PostFormValue("response")
-		switch {
-		case !strings.HasPrefix(answer, "good-"):
-			fmt.Fprint(w, `{"success":false,"error-codes":["invalid-input-response"]}`)
-		case used[answer]:
-			fmt.Fprint(w, `{"success":false,"error-codes":["timeout-or-duplicate"]}`)
-		default:
-			used[answer] = true
-			fmt.Fprint(w, `{"success":true,"error-codes":[],"hostname":"localhost"}`) // LEADBOX_BASE_URL's host
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() int { mu.Lock(); defer mu.Unlock(); return calls }
-}
-
 // TestCaptchaRetryGetsTheFirstAnswer: a double click or a browser retry
 // resends a CAPTCHA answer the first post spent. It is a duplicate, and
 // gets the first answer, not a "prove you are not a robot" error.
 func TestCaptchaRetryGetsTheFirstAnswer(t *testing.T) {
+	t.Parallel()
 	verifier, _ := singleUseVerifier(t)
-	_, _, app := newTestServer(t, map[string]string{
-		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": "site-key", "LEADBOX_CAPTCHA_SECRET": "secret",
-		"LEADBOX_CAPTCHA_VERIFY_URL": verifier.URL, "LEADBOX_DUPLICATE_WINDOW": "10m",
-	})
+	app := newTestServer(t, withDuplicateWindow(10*time.Minute), withCaptcha("site-key", "secret", verifier.URL))
 	for _, kind := range []bodyKind{jsonBody, urlencoded} {
 		fields := with(validFields(), map[string]any{"cf-turnstile-response": "good-" + string(kind), "email": string(kind) + "@example.com"})
 		if kind == jsonBody {
@@ -524,11 +507,9 @@ func TestCaptchaRetryGetsTheFirstAnswer(t *testing.T) {
 // limit token back (a typo must not lock a visitor out), but one that
 // failed the CAPTCHA does not: each costs a call to the provider.
 func TestCaptchaFailuresUseTheRateLimit(t *testing.T) {
+	t.Parallel()
 	verifier, calls := singleUseVerifier(t)
-	_, _, app := newTestServer(t, map[string]string{
-		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": "site-key", "LEADBOX_CAPTCHA_SECRET": "secret",
-		"LEADBOX_CAPTCHA_VERIFY_URL": verifier.URL, "LEADBOX_RATE_LIMIT": "2",
-	})
+	app := newTestServer(t, withRateLimit(2), withCaptcha("site-key", "secret", verifier.URL))
 	var statuses []int
 	for range 4 {
 		res := app.post(t, jsonBody, with(validFields(), map[string]any{"cf-turnstile-response": "bot"}), nil)
@@ -543,10 +524,7 @@ func TestCaptchaFailuresUseTheRateLimit(t *testing.T) {
 		http.Error(w, "maintenance", http.StatusBadGateway)
 	}))
 	defer down.Close()
-	_, _, app = newTestServer(t, map[string]string{
-		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": "site-key", "LEADBOX_CAPTCHA_SECRET": "secret",
-		"LEADBOX_CAPTCHA_VERIFY_URL": down.URL, "LEADBOX_RATE_LIMIT": "2",
-	})
+	app = newTestServer(t, withRateLimit(2), withCaptcha("site-key", "secret", down.URL))
 	statuses = nil
 	for range 3 {
 		res := app.post(t, jsonBody, with(validFields(), map[string]any{"cf-turnstile-response": "good-x"}), nil)

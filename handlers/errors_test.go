@@ -6,21 +6,17 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/handlers"
 	"github.com/leadbox/leadbox/internal/testlog"
 	"github.com/leadbox/leadbox/models"
-	"github.com/leadbox/leadbox/models/sqlite"
 )
 
 // panickyStore fails the way a broken database or a bug would.
 type panickyStore struct {
-	*sqlite.Store
+	*testStore
 	panic bool
 }
 
@@ -28,26 +24,14 @@ func (p panickyStore) LeadByOptOutToken(ctx context.Context, token string) (mode
 	if p.panic {
 		panic("nil map write in a store method")
 	}
-	return p.Store.LeadByOptOutToken(ctx, token)
+	return p.testStore.LeadByOptOutToken(ctx, token)
 }
 
 // TestInternalErrorsShowNoInternals: a database error or a panic gives users
 // a generic page or JSON with a reference, and operators a log line with the
 // same request id and the cause.
 func TestInternalErrorsShowNoInternals(t *testing.T) {
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "leads.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
 	logs := &testlog.Buffer{}
 	for _, tc := range []struct {
 		name        string
@@ -62,24 +46,17 @@ func TestInternalErrorsShowNoInternals(t *testing.T) {
 		{"panic, JSON", true, "/optout/" + strings.Repeat("a", 42), "", "", "application/json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := panickyStore{Store: store, panic: tc.panic}
-			h, err := handlers.NewServer(handlers.Deps{
-				Config: cfg, Store: s, ConsentText: ct,
-				Log: slog.New(slog.NewJSONHandler(logs, nil)),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(h)
-			defer srv.Close()
+			t.Parallel()
+			app := newTestServer(t, withLog(slog.New(slog.NewJSONHandler(logs, nil))),
+				withStore(func(s *testStore) handlers.Store { return panickyStore{testStore: s, panic: tc.panic} }))
 			if !tc.panic {
-				_ = store.Close() // every later query fails: "sql: database is closed"
+				_ = app.store.Close() // every later query fails: "sql: database is closed"
 			}
 			method := http.MethodGet
 			if tc.body != "" {
 				method = http.MethodPost
 			}
-			req, _ := http.NewRequest(method, srv.URL+tc.path, strings.NewReader(tc.body))
+			req, _ := http.NewRequest(method, app.srv.URL+tc.path, strings.NewReader(tc.body))
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
 			}

@@ -7,6 +7,7 @@ import (
 )
 
 func TestFormStamps(t *testing.T) {
+	t.Parallel()
 	f := formStamps{key: []byte("0123456789abcdef0123456789abcdef")}
 	other := formStamps{key: []byte("another key, another instance...")}
 	t0 := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
@@ -61,6 +62,7 @@ func FuzzFormStampCheck(f *testing.F) {
 // TestWordingTokens: a token names the wording for the one stamp it was
 // issued with; anything else names none.
 func TestWordingTokens(t *testing.T) {
+	t.Parallel()
 	f := formStamps{key: []byte("0123456789abcdef0123456789abcdef")}
 	other := formStamps{key: []byte("another key, another instance...")}
 	t0 := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)

@@ -1,12 +1,34 @@
 package handlers
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/leadbox/leadbox/models"
 )
+
+// optOutFinder finds the lead an opt-out link belongs to.
+type optOutFinder interface {
+	LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error)
+}
+
+// optOutReader is what the opt-out page reads: the lead and where its
+// person stands.
+type optOutReader interface {
+	optOutFinder
+	MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error)
+}
+
+// optOutWriter is what the opt-out button needs: the lead, and a way to
+// record the withdrawal.
+type optOutWriter interface {
+	optOutFinder
+	Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error)
+}
 
 // optOutPage is the data of optout.html.
 type optOutPage struct {
@@ -23,15 +45,15 @@ type optOutPage struct {
 // optOutShow shows whether the person is opted out and, if not, one button
 // to opt out. It changes nothing: mail scanners open every link in a
 // message, and an unsubscribe by GET would unsubscribe people who never
-// clicked.
-func optOutShow(d Deps, rend *renderer) gin.HandlerFunc {
+// clicked. doubleOptIn decides whether an unconfirmed consent counts.
+func optOutShow(store optOutReader, doubleOptIn bool, rend *renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		lead, ok := lookupLead(c, rend, func(t string) (models.Lead, error) { return d.Store.LeadByOptOutToken(ctx, t) })
+		lead, ok := lookupLead(c, rend, func(t string) (models.Lead, error) { return store.LeadByOptOutToken(ctx, t) })
 		if !ok {
 			return
 		}
-		state, err := d.Store.MarketingStateOf(ctx, models.NormalizeEmail(lead.Email), d.Config.DoubleOptIn)
+		state, err := store.MarketingStateOf(ctx, models.NormalizeEmail(lead.Email), doubleOptIn)
 		if err != nil {
 			rend.internalError(c, err)
 			return
@@ -50,10 +72,10 @@ func optOutShow(d Deps, rend *renderer) gin.HandlerFunc {
 // and the RFC 8058 one-click target (body List-Unsubscribe=One-Click, sent
 // by mail providers with no cookies and no Origin), so it answers 200 with
 // no redirect. Repeating it changes nothing more.
-func optOutSubmit(d Deps, rend *renderer) gin.HandlerFunc {
+func optOutSubmit(store optOutWriter, now func() time.Time, log *slog.Logger, rend *renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		lead, ok := lookupLead(c, rend, func(t string) (models.Lead, error) { return d.Store.LeadByOptOutToken(ctx, t) })
+		lead, ok := lookupLead(c, rend, func(t string) (models.Lead, error) { return store.LeadByOptOutToken(ctx, t) })
 		if !ok {
 			return
 		}
@@ -61,10 +83,10 @@ func optOutSubmit(d Deps, rend *renderer) gin.HandlerFunc {
 		if c.PostForm("List-Unsubscribe") == "One-Click" {
 			method = models.MethodOneClick
 		}
-		done, err := d.Store.Withdraw(ctx, models.ConsentEvent{
+		done, err := store.Withdraw(ctx, models.ConsentEvent{
 			Subject:   models.NormalizeEmail(lead.Email),
 			LeadID:    &lead.ID,
-			At:        d.Now().UTC(),
+			At:        now().UTC(),
 			Method:    method,
 			IP:        c.ClientIP(),
 			UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
@@ -74,7 +96,7 @@ func optOutSubmit(d Deps, rend *renderer) gin.HandlerFunc {
 			return
 		}
 		if done {
-			d.Log.InfoContext(ctx, "marketing consent withdrawn", "request_id", requestID(c), "method", method)
+			log.InfoContext(ctx, "marketing consent withdrawn", "request_id", requestID(c), "method", method)
 		}
 		if wantsJSON(c.Request) {
 			c.JSON(http.StatusOK, gin.H{"status": "opted_out"})

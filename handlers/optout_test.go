@@ -39,7 +39,8 @@ func checkNotRedirected(t *testing.T, what string, r response) {
 // TestOptOutPageWithoutConsent: someone who never ticked the box can
 // still use the link; the page says they get no marketing email now.
 func TestOptOutPageWithoutConsent(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", false)
 	res := app.get(t, "/optout/"+lead.OptOutToken)
 	if res.status != http.StatusOK || !strings.Contains(res.body, "sends no marketing emails to <strong>a***@example.com</strong>: you have not agreed") {
@@ -49,7 +50,8 @@ func TestOptOutPageWithoutConsent(t *testing.T) {
 }
 
 func TestOptOutPage(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	lead := app.submitLead(t, "ann@example.com", true)
 	path := "/optout/" + lead.OptOutToken
 
@@ -155,6 +157,7 @@ func sameStatus(a, b models.OutboxMessage) bool {
 // List-Unsubscribe=One-Click with no cookies and no Origin, in either form
 // encoding, and must get a 200 without redirect.
 func TestOptOutOneClick(t *testing.T) {
+	t.Parallel()
 	multipartBody := func(t *testing.T) (string, []byte) {
 		t.Helper()
 		var buf bytes.Buffer
@@ -178,7 +181,8 @@ func TestOptOutOneClick(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, app := newTestServer(t, nil)
+			t.Parallel()
+			app := newTestServer(t)
 			lead := app.submitLead(t, "ann@example.com", true)
 			path := "/optout/" + lead.OptOutToken
 			// What Gmail sends: no cookies, no Origin, no Referer.
@@ -214,7 +218,8 @@ func TestOptOutOneClick(t *testing.T) {
 // address, are cancelled with the opt-out; the sales notifications and
 // other people's mail are not.
 func TestOptOutCancelsMarketingMail(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t, withDuplicateWindow(0)) // the same enquiry twice, two leads
 	ann := app.submitLead(t, "ann@example.com", true)
 	annAgain := app.submitLead(t, "Ann@Example.COM", true)
 	bob := app.submitLead(t, "bob@example.com", true)
@@ -253,7 +258,8 @@ func TestOptOutCancelsMarketingMail(t *testing.T) {
 // TestOptOutOnlyItsOwner: an opt-out link withdraws its own person and
 // nobody else.
 func TestOptOutOnlyItsOwner(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	ann := app.submitLead(t, "ann@example.com", true)
 	bob := app.submitLead(t, "bob@example.com", true)
 
@@ -284,7 +290,8 @@ func TestOptOutOnlyItsOwner(t *testing.T) {
 // TestBadTokens: every kind of token that is not one of ours, on either
 // route and with any method, gets the same page and changes nothing.
 func TestBadTokens(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	ann := app.submitLead(t, "ann@example.com", true)
 	bob := app.submitLead(t, "bob@example.com", true)
 	optOut, confirm := ann.OptOutToken, *ann.ConfirmToken
@@ -387,7 +394,8 @@ func TestBadTokens(t *testing.T) {
 // person whatever the case, also in an internationalised domain, which
 // SQLite's lower() leaves alone.
 func TestOptOutCancelsMarketingMailUnicodeDomain(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t, withDuplicateWindow(0)) // the same enquiry twice, two leads
 	upper := app.submitLead(t, "ann@BÜCHER.de", true)
 	lower := app.submitLead(t, "ann@bücher.de", true)
 

@@ -10,8 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
-
-	"github.com/leadbox/leadbox/models"
 )
 
 // maxTrackedClients bounds the limiter's memory whatever the number of
@@ -74,11 +72,6 @@ func (l *clientLimiter) reserve(key string, now time.Time) (*rate.Reservation, t
 	return r, 0
 }
 
-// keepRateToken, set on a request's context, keeps the token of a refused
-// submission: one that failed the CAPTCHA is a bot's more likely than a
-// typo, and each costs a call to the provider.
-const keepRateToken = "leadbox.ratelimit.keep"
-
 // clientKey is whom the limit counts: an IPv4 address, or the /64 of an
 // IPv6 one, the block a single host is given and may pick any address
 // from (RFC 7934 §6); counted per address, one host would have 2^64
@@ -106,33 +99,56 @@ func clientKey(ip string) string {
 
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
-// rateLimit answers 429 with Retry-After to a client over its budget of
-// accepted submissions. A submission that is refused (a typo in the email,
-// a body too large) gives its token back: someone fixing a form must not be
-// locked out. perMinute 0 turns the limit off.
-func rateLimit(perMinute int, now func() time.Time, rend *renderer, spam SpamNoter) gin.HandlerFunc {
+// rateLimit is one form's budget of accepted submissions per client. A
+// submission takes a token before its body is even read, and gives it back
+// when its outcome says so (see tokenUse).
+type rateLimit struct {
+	clients *clientLimiter // nil: no limit
+	now     func() time.Time
+}
+
+// newRateLimit allows perMinute accepted submissions per client per
+// minute; perMinute 0 turns the limit off.
+func newRateLimit(perMinute int, now func() time.Time) rateLimit {
 	if perMinute <= 0 {
-		return func(c *gin.Context) { c.Next() }
+		return rateLimit{now: now}
 	}
-	l := newClientLimiter(perMinute, now())
-	return func(c *gin.Context) {
-		t := now()
-		r, wait := l.reserve(clientKey(c.ClientIP()), t)
-		if r != nil {
-			c.Next()
-			if c.Writer.Status() >= http.StatusBadRequest && !c.GetBool(keepRateToken) {
-				// Cancel as of the reservation's own time: x/time/rate only
-				// gives back tokens of reservations not yet "acted on".
-				r.CancelAt(t)
-			}
-			return
-		}
-		spam.Note(models.SpamRateLimit)
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Header("Retry-After", strconv.Itoa(secs))
-		c.Abort()
-		rend.errorPage(c, http.StatusTooManyRequests, "Too many messages",
-			"You have sent several messages in a short time. Please wait "+strconv.Itoa(secs)+
-				" seconds, then send yours again.")
+	return rateLimit{clients: newClientLimiter(perMinute, now()), now: now}
+}
+
+// rateTicket is the token one submission took.
+type rateTicket struct {
+	r  *rate.Reservation // nil: no limit
+	at time.Time
+}
+
+// take takes a token for a submission from the client at ip. ok is false
+// when the client is over its budget, and wait is then how long until a
+// token is free.
+func (l rateLimit) take(ip string) (t rateTicket, wait time.Duration, ok bool) {
+	if l.clients == nil {
+		return rateTicket{}, 0, true
 	}
+	t.at = l.now()
+	t.r, wait = l.clients.reserve(clientKey(ip), t.at)
+	return t, wait, t.r != nil
+}
+
+// settle applies a submission's outcome to its token: it stays spent, or
+// goes back to the client.
+func (t rateTicket) settle(use tokenUse) {
+	if use == tokenReturned && t.r != nil {
+		// Cancel as of the reservation's own time: x/time/rate only gives
+		// back tokens of reservations not yet "acted on".
+		t.r.CancelAt(t.at)
+	}
+}
+
+// tooMany answers 429 with Retry-After to a client over its budget.
+func tooMany(c *gin.Context, rend *renderer, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Header("Retry-After", strconv.Itoa(secs))
+	rend.errorPage(c, http.StatusTooManyRequests, "Too many messages",
+		"You have sent several messages in a short time. Please wait "+strconv.Itoa(secs)+
+			" seconds, then send yours again.")
 }

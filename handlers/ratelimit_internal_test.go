@@ -13,6 +13,7 @@ func (l *clientLimiter) allow(key string, now time.Time) (ok bool, retryAfter ti
 }
 
 func TestClientLimiterBudgetAndRefill(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	l := newClientLimiter(10, t0)
 	for i := range 10 {
@@ -41,6 +42,7 @@ func TestClientLimiterBudgetAndRefill(t *testing.T) {
 }
 
 func TestClientLimiterMemoryIsBounded(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	l := newClientLimiter(10, t0)
 	l.max = 1000
@@ -53,6 +55,7 @@ func TestClientLimiterMemoryIsBounded(t *testing.T) {
 }
 
 func TestClientLimiterKeepsStateAcrossRotation(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	l := newClientLimiter(2, t0)
 	l.max = 2

@@ -8,7 +8,7 @@ import (
 )
 
 // addRoutes is the whole URL map of Leadbox in one place.
-func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, assets fs.FS) {
+func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPolicy, assets fs.FS) {
 	// Every page answers HEAD as it answers GET (RFC 9110 §9.3.2), without
 	// the body: monitors and link checkers use it.
 	get := func(path string, h gin.HandlerFunc) {
@@ -18,14 +18,14 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, assets fs.FS) {
 	get("/contact", contactShow(rend, in, d.Now))
 	origins := newOriginPolicy(d.Config.AllowedOrigins, d.Config.BaseURL.Scheme+"://"+d.Config.BaseURL.Host)
 	r.OPTIONS("/contact", origins.preflight())
-	r.POST("/contact", origins.guard(rend), rateLimit(d.Config.RateLimit, d.Now, rend, in.spam), contactSubmit(d, rend, in))
+	r.POST("/contact", origins.guard(rend), contactSubmit(in, contact, d.Store, rend, d.Spam, d.Notify, d.Now, d.Log))
 	get("/contact/thanks", thanksShow(rend, d.Config.DoubleOptIn))
 
 	// GET and HEAD show state and change nothing; only POST acts.
-	get("/optout/:token", optOutShow(d, rend))
-	r.POST("/optout/:token", optOutSubmit(d, rend))
-	get("/confirm/:token", confirmShow(d, rend))
-	r.POST("/confirm/:token", confirmSubmit(d, rend))
+	get("/optout/:token", optOutShow(d.Store, d.Config.DoubleOptIn, rend))
+	r.POST("/optout/:token", optOutSubmit(d.Store, d.Now, d.Log, rend))
+	get("/confirm/:token", confirmShow(d.Store, d.Now, rend))
+	r.POST("/confirm/:token", confirmSubmit(d.Store, d.Now, d.Log, rend))
 
 	get("/healthz", healthz())
 	get("/readyz", readyz(d.Store))

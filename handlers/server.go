@@ -4,7 +4,6 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -23,17 +22,14 @@ import (
 // MaxBodyBytes is the largest request body accepted (the contract's 64 KiB).
 const MaxBodyBytes = 64 << 10
 
-// Store is what the handlers need from the database.
+// Store is what the handlers need from the database: together, the small
+// interfaces each handler declares beside itself for what it uses.
 type Store interface {
-	Ping(ctx context.Context) error
-	CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error)
-	LeadByOptOutToken(ctx context.Context, token string) (models.Lead, error)
-	LeadByConfirmToken(ctx context.Context, token string) (models.Lead, error)
-	MarketingStateOf(ctx context.Context, subject string, doubleOptIn bool) (models.MarketingState, error)
-	ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error)
-	Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool, err error)
-	Confirm(ctx context.Context, lead models.Lead, ev models.ConsentEvent) (done bool, err error)
-	EarlierSubmission(ctx context.Context, subject, action, message string, since time.Time) (models.Lead, error)
+	pinger
+	optOutReader
+	optOutWriter
+	confirmWriter
+	leadRecorder
 }
 
 // SpamNoter counts a dropped submission (models.SpamLog does).
@@ -85,15 +81,9 @@ func NewServer(d Deps) (http.Handler, error) {
 		d.FormKey = []byte(models.NewToken(32))
 	}
 	cfg := d.Config
-	captchaHosts := []string{strings.ToLower(cfg.BaseURL.Hostname())}
-	for _, o := range cfg.AllowedOrigins {
-		if u, err := url.Parse(o); err == nil {
-			captchaHosts = append(captchaHosts, strings.ToLower(u.Hostname()))
-		}
-	}
-	capt, err := newCaptcha(cfg.Captcha, cfg.CaptchaSiteKey, cfg.CaptchaSecret.Reveal(), cfg.CaptchaVerifyURL, cfg.CaptchaTimeout, captchaHosts...)
+	capt, err := captchaOf(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("LEADBOX_CAPTCHA: %w", err)
+		return nil, err
 	}
 	in := intake{
 		consentText:   d.ConsentText.Text,
@@ -101,7 +91,6 @@ func NewServer(d Deps) (http.Handler, error) {
 		stamps:        formStamps{key: d.FormKey},
 		minFillTime:   cfg.MinFillTime,
 		captcha:       capt,
-		spam:          d.Spam,
 	}
 	policy := securityPolicy{
 		formActions:    cfg.AllowedOrigins,
@@ -129,6 +118,36 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	r.HandleMethodNotAllowed = true
 	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), policy.headers(), limitBody(MaxBodyBytes))
-	addRoutes(r, d, rend, in, assets)
+	addRoutes(r, d, rend, in, contactPolicy(cfg), assets)
 	return r, nil
+}
+
+// captchaOf is the CAPTCHA the settings configure, or nil. A pass counts
+// only when solved on the hosted form's host or an allowed origin's.
+func captchaOf(cfg config.Config) (*captcha, error) {
+	hosts := []string{strings.ToLower(cfg.BaseURL.Hostname())}
+	for _, o := range cfg.AllowedOrigins {
+		if u, err := url.Parse(o); err == nil {
+			hosts = append(hosts, strings.ToLower(u.Hostname()))
+		}
+	}
+	capt, err := newCaptcha(cfg.Captcha, cfg.CaptchaSiteKey, cfg.CaptchaSecret.Reveal(), cfg.CaptchaVerifyURL, cfg.CaptchaTimeout, hosts...)
+	if err != nil {
+		return nil, fmt.Errorf("LEADBOX_CAPTCHA: %w", err)
+	}
+	return capt, nil
+}
+
+// contactPolicy is the policy of the one form the LEADBOX_* settings
+// make, "contact".
+func contactPolicy(cfg config.Config) formPolicy {
+	return formPolicy{
+		recipients:      cfg.SalesTo,
+		origins:         cfg.AllowedOrigins,
+		doubleOptIn:     cfg.DoubleOptIn,
+		confirmTTL:      cfg.ConfirmTokenTTL,
+		confirmLimit:    cfg.ConfirmLimit,
+		duplicateWindow: cfg.DuplicateWindow,
+		rateLimit:       cfg.RateLimit,
+	}
 }

@@ -13,11 +13,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/models"
 )
 
 func TestValidEmail(t *testing.T) {
+	t.Parallel()
 	long := func(n int) string { // a valid-looking address of n bytes
 		local := strings.Repeat("l", 64)
 		k := n - 64 - 1 - 64 - 64 - 4
@@ -86,6 +86,7 @@ func TestValidEmail(t *testing.T) {
 }
 
 func TestValidPhone(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in     string
 		wantOK bool
@@ -108,6 +109,7 @@ func TestValidPhone(t *testing.T) {
 }
 
 func TestValidText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in       string
 		required bool
@@ -138,6 +140,7 @@ func TestValidText(t *testing.T) {
 }
 
 func TestValidMessage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in     string
 		wantOK bool
@@ -166,6 +169,7 @@ func TestValidMessage(t *testing.T) {
 }
 
 func TestConsentGiven(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in        string
 		wantGiven bool
@@ -195,6 +199,7 @@ func TestConsentGiven(t *testing.T) {
 }
 
 func TestAllowedNext(t *testing.T) {
+	t.Parallel()
 	allowed := []string{"https://www.example.com", "http://localhost:3000"}
 	tests := []struct {
 		next, want string
@@ -235,6 +240,7 @@ func TestAllowedNext(t *testing.T) {
 }
 
 func TestTruncate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		n    int
@@ -255,6 +261,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestCleanPageURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"https://www.example.com/pricing?x=1", "https://www.example.com/pricing?x=1"},
 		{"  http://example.com  ", "http://example.com"},
@@ -273,6 +280,7 @@ func TestCleanPageURL(t *testing.T) {
 }
 
 func TestDecodeSubmissionErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, contentType, body string
 		want                    error
@@ -301,6 +309,7 @@ func TestDecodeSubmissionErrors(t *testing.T) {
 // is refused, naming the field, in a form and in JSON alike (where
 // json.Unmarshal alone would keep the last value silently).
 func TestDecodeSubmissionRepeatedKey(t *testing.T) {
+	t.Parallel()
 	const form, jsonType = "application/x-www-form-urlencoded", "application/json"
 	tests := []struct {
 		kind, body string
@@ -453,11 +462,8 @@ func FuzzSubmission(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.mode, s.name, s.email, s.phone, s.company, s.message, s.consent, s.extra)
 	}
-	d := Deps{
-		Config:      config.Config{DoubleOptIn: true, ConfirmTokenTTL: time.Hour},
-		ConsentText: models.ConsentText{ID: 1},
-		Now:         func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
-	}
+	policy := formPolicy{doubleOptIn: true, confirmTTL: time.Hour}
+	received := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, mode uint8, name, email, phone, company, message, consent, extra string) {
 		ct, body := fuzzBody(t, mode, name, email, phone, company, message, consent, extra)
 		sub, err := decodeSubmission(ct, body)
@@ -476,7 +482,8 @@ func FuzzSubmission(f *testing.F) {
 		if errs != nil || sub.spam() {
 			return
 		}
-		lead, ev, outbox := sub.lead(d, clientInfo{IP: "192.0.2.1", UserAgent: "ua"})
+		rec := sub.records(clientInfo{IP: "192.0.2.1", UserAgent: "ua"}, 1, policy, received)
+		lead, ev, outbox := rec.lead, rec.consent, rec.outbox
 		checkContract(t, lead)
 
 		// Consent comes only from the allowed values.

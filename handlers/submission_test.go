@@ -46,7 +46,10 @@ func emailOfLength(n int) string {
 // TestSubmissionFields runs every row of the contract's "Submission fields"
 // table through every accepted body type and answer format.
 func TestSubmissionFields(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	// Every row posts much the same lead from one address, more than a
+	// visitor would.
+	app := newTestServer(t, withRateLimit(0), withDuplicateWindow(0))
 
 	tests := []struct {
 		name string
@@ -275,7 +278,8 @@ func checkRejected(t *testing.T, m mode, res response, wantBad []string) {
 // TestSubmissionInvalidUTF8 sends bytes that are not UTF-8 in one field of
 // each body type: the answer is 422 naming that field.
 func TestSubmissionInvalidUTF8(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	const boundary = "b0undary"
 	multipartBody := func(field, value string) []byte {
 		var b strings.Builder
@@ -321,7 +325,8 @@ func TestSubmissionInvalidUTF8(t *testing.T) {
 
 // TestSubmissionBodyErrors covers bodies that are not a submission at all.
 func TestSubmissionBodyErrors(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	big := strings.Repeat("x", 64<<10)
 	_, okJSON := encode(t, jsonBody, validFields())
 	_, okForm := encode(t, urlencoded, validFields())
@@ -385,7 +390,8 @@ func TestSubmissionBodyErrors(t *testing.T) {
 // TestSubmissionFormKeepsValues shows the form again after a refused post
 // with every typed value in place, escaped, and the checkbox as it was.
 func TestSubmissionFormKeepsValues(t *testing.T) {
-	_, _, app := newTestServer(t, map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com"})
+	t.Parallel()
+	app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 	fields := map[string]any{
 		"name":              `<b>Ann</b> & "Bo" O'Neil`,
 		"email":             "not-an-address",
@@ -438,6 +444,7 @@ func TestSubmissionFormKeepsValues(t *testing.T) {
 // TestStoredLead reads back what an accepted submission committed: the
 // lead, its consent event with the wording shown, and its emails.
 func TestStoredLead(t *testing.T) {
+	t.Parallel()
 	const consentText = "Yes, send me news & offers by email. I can unsubscribe at any time."
 	full := map[string]any{
 		"name":         "  Ann Example ",
@@ -476,10 +483,11 @@ func TestStoredLead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, app := newTestServer(t, map[string]string{
+			t.Parallel()
+			app := newTestServer(t, withSettings(map[string]string{
 				"LEADBOX_CONSENT_TEXT":  consentText,
 				"LEADBOX_DOUBLE_OPT_IN": tt.doubleOptIn,
-			})
+			}))
 			fields := with(full, map[string]any{"marketing_consent": tt.consent})
 			t0 := time.Now()
 			res := app.post(t, tt.kind, fields, nil)
@@ -575,6 +583,7 @@ func TestStoredLead(t *testing.T) {
 
 // TestAcceptedJSONAnswer checks the fields of a 201 beyond the id.
 func TestAcceptedJSONAnswer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		doubleOptIn string
 		consent     any
@@ -587,7 +596,8 @@ func TestAcceptedJSONAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("double_opt_in=%s/consent=%v", tt.doubleOptIn, tt.consent), func(t *testing.T) {
-			_, _, app := newTestServer(t, map[string]string{"LEADBOX_DOUBLE_OPT_IN": tt.doubleOptIn})
+			t.Parallel()
+			app := newTestServer(t, withSetting("LEADBOX_DOUBLE_OPT_IN", tt.doubleOptIn))
 			res := app.post(t, jsonBody, with(validFields(), map[string]any{"marketing_consent": tt.consent}), nil)
 			var got map[string]string
 			decodeJSON(t, res, &got)
@@ -601,15 +611,17 @@ func TestAcceptedJSONAnswer(t *testing.T) {
 // TestConsentTextVersions: a new wording gets its own row, and the earlier
 // lead keeps pointing at the wording it was shown.
 func TestConsentTextVersions(t *testing.T) {
+	t.Parallel()
 	const first, second = "First wording: email me offers.", "Second wording: send me news by email."
 	dbPath := t.TempDir() + "/leads.db"
-	_, _, app1 := newTestServer(t, map[string]string{"LEADBOX_DATABASE": dbPath, "LEADBOX_CONSENT_TEXT": first})
+	app1 := newTestServer(t, withDatabase(dbPath), withSetting("LEADBOX_CONSENT_TEXT", first))
 	res := app1.post(t, jsonBody, with(validFields(), map[string]any{"marketing_consent": true}), nil)
 	var a1 struct{ ID string }
 	decodeJSON(t, res, &a1)
 	lead1 := app1.leadByPublicID(t, a1.ID)
 
-	_, _, app2 := newTestServer(t, map[string]string{"LEADBOX_DATABASE": dbPath, "LEADBOX_CONSENT_TEXT": second})
+	// The same enquiry again, under the new wording: a new lead.
+	app2 := newTestServer(t, withDatabase(dbPath), withSetting("LEADBOX_CONSENT_TEXT", second), withDuplicateWindow(0))
 	res = app2.post(t, jsonBody, with(validFields(), map[string]any{"marketing_consent": true}), nil)
 	var a2 struct{ ID string }
 	decodeJSON(t, res, &a2)
@@ -638,7 +650,7 @@ func TestConsentTextVersions(t *testing.T) {
 	}
 
 	// A third server with the first wording again reuses its row.
-	_, _, app3 := newTestServer(t, map[string]string{"LEADBOX_DATABASE": dbPath, "LEADBOX_CONSENT_TEXT": first})
+	app3 := newTestServer(t, withDatabase(dbPath), withSetting("LEADBOX_CONSENT_TEXT", first))
 	var n int64
 	if err := app3.store.DB().Model(&models.ConsentText{}).Count(&n).Error; err != nil {
 		t.Fatalf("count consent texts: %v", err)
@@ -651,6 +663,7 @@ func TestConsentTextVersions(t *testing.T) {
 // TestUnknownFieldsIgnored: fields the contract does not name, even ones
 // that look like ours, are neither used nor stored.
 func TestUnknownFieldsIgnored(t *testing.T) {
+	t.Parallel()
 	const sentinel = "zqxj-sentinel"
 	extra := map[string]any{
 		"consent_text":         sentinel + "-text",
@@ -668,7 +681,8 @@ func TestUnknownFieldsIgnored(t *testing.T) {
 	}
 	for _, kind := range allKinds {
 		t.Run(string(kind), func(t *testing.T) {
-			_, _, app := newTestServer(t, nil)
+			t.Parallel()
+			app := newTestServer(t)
 			res := app.post(t, kind, with(validFields(), extra), acceptJSON)
 			if res.status != http.StatusCreated {
 				t.Fatalf("status %d, want 201; answer: %v", res.status, res)
@@ -694,6 +708,7 @@ func TestUnknownFieldsIgnored(t *testing.T) {
 
 // TestClientIP: X-Forwarded-For is believed only from a trusted proxy.
 func TestClientIP(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		proxies string
@@ -707,7 +722,8 @@ func TestClientIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, app := newTestServer(t, map[string]string{"LEADBOX_TRUSTED_PROXIES": tt.proxies})
+			t.Parallel()
+			app := newTestServer(t, withSetting("LEADBOX_TRUSTED_PROXIES", tt.proxies))
 			res := app.post(t, jsonBody, validFields(), http.Header{"X-Forwarded-For": {tt.xff}})
 			var got struct{ ID string }
 			decodeJSON(t, res, &got)
@@ -721,10 +737,16 @@ func TestClientIP(t *testing.T) {
 // TestHoneypot: a filled honeypot is answered like a success, and nothing
 // is stored or sent.
 func TestHoneypot(t *testing.T) {
+	t.Parallel()
+	// What a real success looks like, on a server of its own that stores
+	// every post, however alike and however many.
+	ref := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"),
+		withDuplicateWindow(0), withRateLimit(0))
 	for _, m := range allModes {
 		for _, consent := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/consent=%v", m, consent), func(t *testing.T) {
-				_, _, app := newTestServer(t, map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com"})
+				t.Parallel()
+				app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 				fields := validFields()
 				if consent {
 					if m.kind == jsonBody {
@@ -733,8 +755,6 @@ func TestHoneypot(t *testing.T) {
 						fields["marketing_consent"] = "on"
 					}
 				}
-				// What a real success looks like, on a throw-away server.
-				_, _, ref := newTestServer(t, map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com"})
 				real := ref.post(t, m.kind, fields, m.header)
 
 				spam := app.post(t, m.kind, with(fields, map[string]any{"_gotcha": "http://spam.example"}), m.header)
@@ -768,7 +788,8 @@ func TestHoneypot(t *testing.T) {
 	}
 
 	t.Run("form with allowed _next", func(t *testing.T) {
-		_, _, app := newTestServer(t, map[string]string{"LEADBOX_ALLOWED_ORIGINS": "https://www.example.com"})
+		t.Parallel()
+		app := newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", "https://www.example.com"))
 		res := app.post(t, urlencoded, with(validFields(), map[string]any{
 			"_gotcha": "x", "_next": "https://www.example.com/thanks",
 		}), nil)
@@ -783,6 +804,7 @@ func TestHoneypot(t *testing.T) {
 
 // TestNextRedirect: _next is honoured only for an allowed origin.
 func TestNextRedirect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		allowed string
@@ -813,11 +835,14 @@ func TestNextRedirect(t *testing.T) {
 	servers := map[string]*testApp{}
 	for _, tt := range tests {
 		if servers[tt.allowed] == nil {
-			_, _, servers[tt.allowed] = newTestServer(t, map[string]string{"LEADBOX_ALLOWED_ORIGINS": tt.allowed})
+			// Every row posts the same lead from one address.
+			servers[tt.allowed] = newTestServer(t, withSetting("LEADBOX_ALLOWED_ORIGINS", tt.allowed),
+				withRateLimit(0), withDuplicateWindow(0))
 		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			app := servers[tt.allowed]
 			res := app.post(t, urlencoded, with(validFields(), map[string]any{"_next": tt.next}), nil)
 			if res.status != http.StatusSeeOther {
@@ -833,7 +858,8 @@ func TestNextRedirect(t *testing.T) {
 // TestSubmissionJSONDecoding covers JSON details: null means absent,
 // non-string extras are ignored.
 func TestSubmissionJSONDecoding(t *testing.T) {
-	_, _, app := newTestServer(t, nil)
+	t.Parallel()
+	app := newTestServer(t)
 	body, _ := json.Marshal(map[string]any{
 		"name": "Ann", "email": "ann@example.com", "message": "Hello there",
 		"phone": nil, "company": nil, "marketing_consent": nil,

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,12 +40,126 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testStore is the storage engine the handlers run on in these tests.
+type testStore = sqlite.Store
+
+// openStore opens (creating it if need be) the SQLite database at path and
+// closes it when the test ends. It is the one place these tests create a
+// store, so that they follow the engine wherever it moves.
+func openStore(t testing.TB, path string) *testStore {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open the store at %s: %v", path, err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return store
+}
+
+// testSetup is how a test server differs from a production one; the zero
+// value differs in nothing but its new, temporary database.
+type testSetup struct {
+	env   map[string]string               // LEADBOX_* settings
+	now   func() time.Time                // the handlers' clock; nil: the real one
+	log   *slog.Logger                    // nil: discarded
+	store func(*testStore) handlers.Store // what the handlers see of the store; nil: all of it
+}
+
+// testOption is one difference from production that a test asks for.
+type testOption func(*testSetup)
+
+// withSetting sets one LEADBOX_* variable.
+func withSetting(name, value string) testOption {
+	return func(s *testSetup) { s.env[name] = value }
+}
+
+// withSettings sets LEADBOX_* variables.
+func withSettings(env map[string]string) testOption {
+	return func(s *testSetup) { maps.Copy(s.env, env) }
+}
+
+// withRateLimit sets the accepted submissions per client per minute; 0
+// turns the limit off, for tests that post more than a visitor would.
+func withRateLimit(perMinute int) testOption {
+	return withSetting("LEADBOX_RATE_LIMIT", strconv.Itoa(perMinute))
+}
+
+// withTimeTrap sets how long a person needs to fill in the hosted form; 0
+// turns the time trap off, for tests that post it as fast as a bot.
+func withTimeTrap(minFillTime time.Duration) testOption {
+	return withSetting("LEADBOX_MIN_FILL_TIME", minFillTime.String())
+}
+
+// withDuplicateWindow sets how long a repeated message is answered without
+// being stored again; 0 turns duplicate detection off, for tests that post
+// the same lead twice and want two.
+func withDuplicateWindow(d time.Duration) testOption {
+	return withSetting("LEADBOX_DUPLICATE_WINDOW", d.String())
+}
+
+// withCaptcha turns on the Turnstile check, verified at verifyURL.
+func withCaptcha(siteKey, secret, verifyURL string) testOption {
+	return withSettings(map[string]string{
+		"LEADBOX_CAPTCHA": "turnstile", "LEADBOX_CAPTCHA_SITE_KEY": siteKey,
+		"LEADBOX_CAPTCHA_SECRET": secret, "LEADBOX_CAPTCHA_VERIFY_URL": verifyURL,
+	})
+}
+
+// withDatabase puts the server on the SQLite file at path, to share it
+// between two servers.
+func withDatabase(path string) testOption {
+	return withSetting("LEADBOX_DATABASE", path)
+}
+
+// withClock replaces the handlers' clock.
+func withClock(now func() time.Time) testOption {
+	return func(s *testSetup) { s.now = now }
+}
+
+// withLog gives the handlers a logger.
+func withLog(log *slog.Logger) testOption {
+	return func(s *testSetup) { s.log = log }
+}
+
+// withStore shows the handlers wrap(store) instead of the store itself, to
+// make it fail.
+func withStore(wrap func(*testStore) handlers.Store) testOption {
+	return func(s *testSetup) { s.store = wrap }
+}
+
+// singleUseVerifier is a siteverify fake that, as Turnstile and hCaptcha
+// do, accepts each answer once: a second use fails with
+// timeout-or-duplicate. It counts its calls.
+func singleUseVerifier(t *testing.T) (*httptest.Server, func() int) {
+	t.Helper()
+	var mu sync.Mutex
+	used, calls := map[string]bool{}, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		answer := r.PostFormValue("response")
+		switch {
+		case !strings.HasPrefix(answer, "good-"):
+			fmt.Fprint(w, `{"success":false,"error-codes":["invalid-input-response"]}`)
+		case used[answer]:
+			fmt.Fprint(w, `{"success":false,"error-codes":["timeout-or-duplicate"]}`)
+		default:
+			used[answer] = true
+			fmt.Fprint(w, `{"success":true,"error-codes":[],"hostname":"localhost"}`) // LEADBOX_BASE_URL's host
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() int { mu.Lock(); defer mu.Unlock(); return calls }
+}
+
 // testApp is one running Leadbox over a real SQLite file.
 type testApp struct {
-	srv    *httptest.Server
-	store  *sqlite.Store
-	cfg    config.Config
-	dbPath string
+	srv     *httptest.Server
+	handler http.Handler
+	store   *testStore
+	cfg     config.Config
+	dbPath  string
 	// notified counts calls of Deps.Notify (the mail sender's wake-up).
 	notified atomic.Int64
 	// spam counts dropped submissions by reason (Deps.Spam).
@@ -51,46 +168,25 @@ type testApp struct {
 	client *http.Client
 }
 
-// newTestServer starts the real router over a new SQLite file in a temp
-// dir (or over env["LEADBOX_DATABASE"] when set, to share one database
-// between two servers). env holds LEADBOX_* settings; everything else takes
-// its default, except the rate limit, the time trap and duplicate
-// detection, which are off unless env sets them.
-func newTestServer(t *testing.T, env map[string]string) (*httptest.Server, *sqlite.Store, *testApp) {
-	t.Helper()
-	return newTestServerWithClock(t, env, nil)
-}
-
-// newTestServerWithClock is newTestServer with the handlers' clock
-// replaced (nil: the real one).
-func newTestServerWithClock(t *testing.T, env map[string]string, clock func() time.Time) (*httptest.Server, *sqlite.Store, *testApp) {
+// newTestServer starts the real router, as `leadbox serve` builds it, over
+// a new SQLite file in a temp dir. Every setting is production's default
+// unless an option says otherwise.
+func newTestServer(t testing.TB, opts ...testOption) *testApp {
 	t.Helper()
 	ctx := context.Background()
-	dbPath := env["LEADBOX_DATABASE"]
+	setup := testSetup{env: map[string]string{}}
+	for _, o := range opts {
+		o(&setup)
+	}
+	dbPath := setup.env["LEADBOX_DATABASE"]
 	if dbPath == "" {
 		dbPath = filepath.Join(t.TempDir(), "leads.db")
 	}
-	cfg, err := config.Load(func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		// Tests post far more, faster and more repetitively than a visitor
-		// would; the rate limit, the time trap and duplicate detection have
-		// their own tests, which set these variables.
-		switch k {
-		case "LEADBOX_RATE_LIMIT", "LEADBOX_MIN_FILL_TIME", "LEADBOX_DUPLICATE_WINDOW":
-			return "0"
-		}
-		return ""
-	})
+	cfg, err := config.Load(func(k string) string { return setup.env[k] })
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)
 	}
-	store, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatalf("sqlite.Open(%q): %v", dbPath, err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	store := openStore(t, dbPath)
 	ct, err := store.ConsentTextVersion(ctx, cfg.ConsentText)
 	if err != nil {
 		t.Fatalf("ConsentTextVersion: %v", err)
@@ -100,23 +196,28 @@ func newTestServerWithClock(t *testing.T, env map[string]string, clock func() ti
 	if err != nil {
 		t.Fatalf("Secret: %v", err)
 	}
+	var seen handlers.Store = store
+	if setup.store != nil {
+		seen = setup.store(store)
+	}
 	app := &testApp{store: store, cfg: cfg, dbPath: dbPath}
-	h, err := handlers.NewServer(handlers.Deps{
+	app.handler, err = handlers.NewServer(handlers.Deps{
 		Config:      cfg,
-		Store:       store,
+		Store:       seen,
 		ConsentText: ct,
 		FormKey:     formKey,
 		Notify:      func() { app.notified.Add(1) },
 		Spam:        &app.spam,
-		Now:         clock,
+		Log:         setup.log,
+		Now:         setup.now,
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
-	app.srv = httptest.NewServer(h)
+	app.srv = httptest.NewServer(app.handler)
 	t.Cleanup(app.srv.Close)
 	app.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return app.srv, store, app
+	return app
 }
 
 // response is an answer read whole.

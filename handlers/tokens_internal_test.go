@@ -9,6 +9,7 @@ import (
 )
 
 func TestValidToken(t *testing.T) {
+	t.Parallel()
 	good := models.NewKey(20)
 	tests := []struct {
 		token string
@@ -32,6 +33,7 @@ func TestValidToken(t *testing.T) {
 }
 
 func TestMaskEmail(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"ann@example.com":   "a***@example.com",
 		"Zoë@bücher.de":     "Z***@bücher.de",
