@@ -126,6 +126,10 @@ type Config struct {
 	GiveUpAfter     time.Duration
 	ConfirmTokenTTL time.Duration
 
+	// AdminToken is a bearer token of the API with the admin role, named
+	// "env" in the audit log (automation, and a first start before any
+	// token was created); empty for none. access.NewAuthenticator takes
+	// it as it is.
 	AdminToken     Secret
 	DoubleOptIn    bool
 	RateLimit      int
@@ -190,7 +194,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RetryMax:        p.duration("LEADBOX_RETRY_MAX", time.Hour),
 		GiveUpAfter:     p.duration("LEADBOX_GIVE_UP_AFTER", 5*24*time.Hour),
 		ConfirmTokenTTL: p.duration("LEADBOX_CONFIRM_TTL", 7*24*time.Hour),
-		AdminToken:      Secret(p.str("LEADBOX_ADMIN_TOKEN", "")),
+		AdminToken:      p.adminToken("LEADBOX_ADMIN_TOKEN"),
 		DoubleOptIn:     p.boolean("LEADBOX_DOUBLE_OPT_IN", true),
 		RateLimit:       p.nonNegative("LEADBOX_RATE_LIMIT", 10),
 		TrustedProxies:  p.proxies("LEADBOX_TRUSTED_PROXIES"),
@@ -309,6 +313,32 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// minAdminToken is the shortest LEADBOX_ADMIN_TOKEN accepted: an admin
+// token is the key to every lead, and 32 random characters are beyond
+// guessing however many requests are made.
+const minAdminToken = 32
+
+// adminToken is LEADBOX_ADMIN_TOKEN: empty, or at least minAdminToken
+// printable ASCII characters without spaces (it travels in an HTTP
+// header). Errors never repeat the value.
+func (p *parser) adminToken(name string) Secret {
+	v := p.str(name, "")
+	if v == "" {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] <= ' ' || v[i] > '~' {
+			p.fail(name, "must be printable ASCII without spaces (the value is not shown)")
+			return ""
+		}
+	}
+	if len(v) < minAdminToken {
+		p.fail(name, fmt.Sprintf("must be at least %d characters, got %d (the value is not shown); make one with `openssl rand -hex 32`", minAdminToken, len(v)))
+		return ""
+	}
+	return Secret(v)
 }
 
 // listen is a host:port to listen on (":8080", "127.0.0.1:8080").

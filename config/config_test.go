@@ -225,6 +225,34 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestAdminToken: LEADBOX_ADMIN_TOKEN is empty or a token of at least 32
+// characters that fits in an HTTP header; a bad one stops start-up with
+// an error that names the variable and never repeats the value.
+func TestAdminToken(t *testing.T) {
+	good := strings.Repeat("k", 32)
+	for _, v := range []string{"", good, "  " + good + "  ", "lbx_" + strings.Repeat("a2", 26)} {
+		c, err := config.Load(env(map[string]string{"LEADBOX_ADMIN_TOKEN": v}))
+		if err != nil {
+			t.Errorf("LEADBOX_ADMIN_TOKEN of %d characters: %v", len(v), err)
+		} else if got := c.AdminToken.Reveal(); got != strings.TrimSpace(v) {
+			t.Errorf("AdminToken = %q, want %q", got, strings.TrimSpace(v))
+		}
+	}
+	for name, v := range map[string]string{
+		"31 characters":  "s3cr3t-admin-token-31-character",
+		"a space inside": "s3cr3t admin token of 32 characters",
+		"not ASCII":      "s3cr3t-admin-token-of-32-charactérs",
+		"a control char": "s3cr3t-admin-token-of-32-chars\x01xx",
+	} {
+		_, err := config.Load(env(map[string]string{"LEADBOX_ADMIN_TOKEN": v}))
+		if err == nil || !strings.Contains(err.Error(), "LEADBOX_ADMIN_TOKEN") {
+			t.Errorf("%s: error %v, want one naming LEADBOX_ADMIN_TOKEN", name, err)
+		} else if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: the error repeats the token: %v", name, err)
+		}
+	}
+}
+
 // TestSMTPPortFollowsTLS: implicit TLS listens on 465 (RFC 8314), so
 // that is its default port; a port that is set wins.
 func TestSMTPPortFollowsTLS(t *testing.T) {
@@ -284,7 +312,7 @@ func TestLoadSalesToWithSMTP(t *testing.T) {
 // TestSecretsRedacted prints and logs a Config every way an operator or a
 // careless line of code might, and looks for the secrets.
 func TestSecretsRedacted(t *testing.T) {
-	const password, token = "hunter2-smtp-pw", "s3cr3t-admin-token"
+	const password, token = "hunter2-smtp-pw", "s3cr3t-admin-token-of-32-characters"
 	c, err := config.Load(env(map[string]string{
 		"LEADBOX_SMTP_HOST":     "smtp.example.com",
 		"LEADBOX_SMTP_USERNAME": "user",

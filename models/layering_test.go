@@ -6,15 +6,16 @@ import (
 	"testing"
 )
 
-// TestEnginesStayBehindTheContract: the domain, the HTTP layer and the
-// mail sender reach storage only through interfaces, so none of them may
-// depend, even indirectly, on a storage engine or a database driver. Only
-// cmd/leadbox chooses and imports an engine.
+// TestEnginesStayBehindTheContract: the domain, the HTTP layer, the mail
+// sender and the sign-in rules (access) reach storage only through
+// interfaces, so none of them may depend, even indirectly, on a storage
+// engine or a database driver. Only cmd/leadbox chooses and imports an
+// engine.
 func TestEnginesStayBehindTheContract(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Fatalf("this test asks the go command for the import graph: %v", err)
 	}
-	for _, pkg := range []string{"models", "handlers", "mailer", "config", "templates"} {
+	for _, pkg := range []string{"models", "handlers", "mailer", "config", "templates", "access"} {
 		out, err := exec.Command("go", "list", "-deps", "github.com/leadbox/leadbox/"+pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)

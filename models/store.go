@@ -120,4 +120,79 @@ type Store interface {
 	// Secret returns the random 32-byte secret called name, shared by
 	// every process on the database, creating it on first use.
 	Secret(ctx context.Context, name string) ([]byte, error)
+
+	AccessStore
+}
+
+// AccessStore keeps who may use the inbox and the API, and what they did:
+// users, API tokens, sessions, failed sign-ins and the audit log. It holds
+// hashes only, never a password, token or session cookie. Times are
+// passed in, so that callers (and tests) decide what "now" is; every
+// process on the database sees the same state at once: a revoked token or
+// a removed user is refused by the next request, whichever process serves
+// it.
+type AccessStore interface {
+	// AddUser stores u (its Email already normalised) and sets u.ID,
+	// with the audit entry of the addition in the same transaction.
+	// ErrDuplicate when the email is taken.
+	AddUser(ctx context.Context, u *User, o Origin) error
+	// Users lists every user, by email.
+	Users(ctx context.Context) ([]User, error)
+	// UserByEmail returns the user of a normalised email, or ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// RemoveUser deletes the user of a normalised email and ends all of
+	// the user's sessions, with the audit entry, in one transaction.
+	// ErrNotFound when there is no such user.
+	RemoveUser(ctx context.Context, email string, o Origin) error
+
+	// CreateToken stores t (with the hash of the token, never the token)
+	// and sets t.ID, with the audit entry. ErrDuplicate when the name is
+	// taken.
+	CreateToken(ctx context.Context, t *APIToken, o Origin) error
+	// Tokens lists every token, by name.
+	Tokens(ctx context.Context) ([]APIToken, error)
+	// TokenByHash returns the token whose SHA-256 is hash, or
+	// ErrNotFound (unknown or revoked).
+	TokenByHash(ctx context.Context, hash string) (APIToken, error)
+	// TouchToken records that the token was used at at. Callers may
+	// skip it when the token was used moments ago: last use is shown to
+	// operators, not enforced.
+	TouchToken(ctx context.Context, id int64, at time.Time) error
+	// RevokeToken deletes the token called name, with the audit entry;
+	// ErrNotFound when there is none.
+	RevokeToken(ctx context.Context, name string, o Origin) error
+
+	// CreateSession stores a new session and records the sign-in as the
+	// user's last, in one transaction.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByID returns the session with ID id (the hash of the
+	// cookie) and its user, or ErrNotFound when there is none or it has
+	// expired at now (see Session.ExpiredAt).
+	SessionByID(ctx context.Context, id string, now time.Time) (Session, User, error)
+	// TouchSession moves the session's last-seen time to now, unless it
+	// has expired by then (ErrNotFound).
+	TouchSession(ctx context.Context, id string, now time.Time) error
+	// EndSession deletes a session (sign-out); ending one that is gone
+	// is not an error.
+	EndSession(ctx context.Context, id string) error
+	// PurgeSessions deletes the sessions expired at now and returns how
+	// many.
+	PurgeSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// AddSignInFailure records one failed sign-in at at under each of
+	// keys (the account's and the client's), and forgets failures older
+	// than SignInWindow before at.
+	AddSignInFailure(ctx context.Context, at time.Time, keys ...string) error
+	// SignInFailures counts the failures recorded under key after since.
+	SignInFailures(ctx context.Context, key string, since time.Time) (int, error)
+
+	// AppendAudit seals e as the next entry of the audit log (see
+	// AuditEntry.Seal) and stores it. Appends are serialised, so two at
+	// once cannot both follow the same entry.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// AuditLog returns up to limit entries with ids below before (0: from
+	// the newest), newest first.
+	AuditLog(ctx context.Context, before int64, limit int) ([]AuditEntry, error)
+	// VerifyAudit checks the whole chain, oldest first.
+	VerifyAudit(ctx context.Context) (AuditCheck, error)
 }

@@ -281,7 +281,7 @@ func TestOperatorCommandsTakeAPastedAddress(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"optout", "Zoë Visitor"}, a.getenv, &out, &out)
+	err := run(t.Context(), []string{"optout", "Zoë Visitor"}, a.getenv, nil, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "not an email address") {
 		t.Errorf("leadbox optout without an address: error %v, want \"not an email address\"", err)
 	}
@@ -357,7 +357,7 @@ func TestBackup(t *testing.T) {
 	if _, err := saved.LeadByPublicID(t.Context(), id); err != nil {
 		t.Errorf("the backup lacks lead %s: %v", id, err)
 	}
-	err = run(t.Context(), []string{"backup", dst}, a.getenv, io.Discard, io.Discard)
+	err = run(t.Context(), []string{"backup", dst}, a.getenv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("backup over an existing file: %v, want a refusal", err)
 	}

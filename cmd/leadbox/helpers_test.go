@@ -114,7 +114,7 @@ func (a *app) getenv(k string) string { return a.env[k] }
 func (a *app) cli(t *testing.T, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if err := run(t.Context(), args, a.getenv, &out, &errOut); err != nil {
+	if err := run(t.Context(), args, a.getenv, nil, &out, &errOut); err != nil {
 		t.Fatalf("leadbox %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
 	return out.String()

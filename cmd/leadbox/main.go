@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,9 +30,61 @@ func main() {
 	// The first signal starts a graceful shutdown; a second one (Ctrl-C
 	// again, or an orchestrator out of patience) ends the process at once.
 	context.AfterFunc(ctx, stop)
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "leadbox:", err)
-		os.Exit(1)
+	if code := exitStatus(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr), os.Stderr); code != 0 {
+		os.Exit(code)
+	}
+}
+
+// exitStatus reports run's error on stderr, as one "leadbox: ..." line,
+// and returns the process's exit status: 0 without an error, 2 for bad
+// input on the command line (a usageError, as the contract asks of the
+// user and token commands), 1 for anything else.
+func exitStatus(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "leadbox:", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// usageError is a command refused for what was typed (an unknown role, a
+// missing flag, a name that does not exist or already does), as opposed
+// to a failure of the database or the settings: scripts can tell the two
+// apart by the exit status (2 and 1). Its text is one line, printed after
+// "leadbox: ".
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// badInput returns a usageError.
+func badInput(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// parseArgs parses a sub-command's flags wherever they stand among its
+// arguments (`user add EMAIL --role ROLE` as well as `user add --role ROLE
+// EMAIL`; the flag package alone stops at the first argument) and returns
+// the other arguments. After "--" everything is an argument. A bad flag
+// is a usageError naming the command and its usage.
+func parseArgs(fs *flag.FlagSet, args []string, usage string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, badInput("%s: %v (usage: %s)", fs.Name(), err, usage)
+		}
+		left := fs.Args()
+		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
+			return append(rest, left...), nil
+		}
+		if len(left) == 0 {
+			return rest, nil
+		}
+		rest, args = append(rest, left[0]), left[1:]
 	}
 }
 
@@ -48,15 +101,27 @@ Commands:
   spam                   count submissions dropped as spam, by reason
   optout EMAIL           record an operator's opt-out for a person who asked
   backup FILE            write a consistent copy of the database to a new file, while serving
+  user add EMAIL --role ROLE
+                         add a user of the inbox (role admin, sales or marketing);
+                         the password is the first line of stdin, 12 characters or more
+  user list              list users: email, role, created, last sign-in
+  user remove EMAIL      remove a user and end their sessions
+  token create --role ROLE --name NAME
+                         make an API token and print it (only its hash is kept)
+  token list             list API tokens: name, role, created, last used
+  token revoke NAME      revoke an API token, at once
+  audit verify           check the audit log's hash chain (exit 1 when broken)
   healthcheck            exit 0 when the local server's /readyz answers 200 (for containers)
   help                   show this text
 
 Settings are read from LEADBOX_* environment variables; see docs/settings.md.
+Exit status: 0 on success, 2 when a user, token or audit command is given bad
+input (the reason on one line), 1 on other errors.
 `
 
 // run is the whole program behind main, with its inputs passed in so that
 // tests can drive it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd, rest := "serve", args
 	if len(args) > 0 {
 		cmd, rest = args[0], args[1:]
@@ -81,6 +146,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return sendTestEmail(ctx, cfg, rest, stdout)
+	case "user":
+		return userCmd(ctx, getenv, rest, stdin, stdout, time.Now())
+	case "token":
+		return tokenCmd(ctx, getenv, rest, stdout, time.Now())
+	case "audit":
+		return auditCmd(ctx, getenv, rest, stdout)
 	case "consent", "optout", "outbox", "spam", "backup":
 		return withStore(ctx, getenv, func(cfg config.Config, store models.Store) error {
 			switch cmd {

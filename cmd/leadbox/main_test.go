@@ -35,7 +35,7 @@ func startServe(t *testing.T, ctx context.Context, env map[string]string) (strin
 	logs := &testlog.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return full[k] }, io.Discard, logs)
+		done <- run(ctx, []string{"serve"}, func(k string) string { return full[k] }, nil, io.Discard, logs)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -128,7 +128,7 @@ func TestStartUpErrorsNameTheSetting(t *testing.T) {
 			env := map[string]string{"LEADBOX_DATABASE": filepath.Join(t.TempDir(), "leads.db"), "LEADBOX_LISTEN": "127.0.0.1:0"}
 			env[tt.setting] = tt.value
 			for _, cmd := range []string{"serve", "check-config", "outbox"} {
-				err := run(context.Background(), []string{cmd}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+				err := run(context.Background(), []string{cmd}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
 				if cmd == "check-config" && !tt.checkConfigToo || cmd == "outbox" && tt.setting != "LEADBOX_DATABASE" {
 					continue
 				}
@@ -149,9 +149,11 @@ func TestStartUpErrorsNameTheSetting(t *testing.T) {
 func TestCommandsNeedAnExistingDatabase(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "typo.db")
 	env := map[string]string{"LEADBOX_DATABASE": db}
-	for _, args := range [][]string{{"optout", "jane@example.com"}, {"consent", "jane@example.com"}, {"outbox"}, {"spam"}} {
+	for _, args := range [][]string{{"optout", "jane@example.com"}, {"consent", "jane@example.com"}, {"outbox"}, {"spam"},
+		{"user", "list"}, {"user", "remove", "jane@example.com"}, {"token", "list"}, {"token", "revoke", "crm"},
+		{"token", "create", "--role", "admin", "--name", "crm"}, {"audit", "verify"}} {
 		var out strings.Builder
-		err := run(context.Background(), args, func(k string) string { return env[k] }, &out, io.Discard)
+		err := run(context.Background(), args, func(k string) string { return env[k] }, nil, &out, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "LEADBOX_DATABASE: no database at") {
 			t.Errorf("leadbox %s: error %v (output %q), want one saying there is no database", strings.Join(args, " "), err, out.String())
 		}
@@ -163,7 +165,7 @@ func TestCommandsNeedAnExistingDatabase(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	env := map[string]string{"LEADBOX_SMTP_PORT": "seventy", "LEADBOX_RATE_LIMIT": "-1"}
-	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("run with bad settings returned nil, want an error")
 	}
@@ -182,7 +184,7 @@ func TestCheckConfig(t *testing.T) {
 		"LEADBOX_SALES_TO": "sales@example.com", "LEADBOX_DATABASE": filepath.Join(t.TempDir(), "not-created.db"),
 	}
 	var out strings.Builder
-	if err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, nil, &out, io.Discard); err != nil {
 		t.Fatalf("check-config: %v", err)
 	}
 	for _, want := range []string{"LEADBOX_SMTP_HOST=smtp.example.com", "LEADBOX_SMTP_PASSWORD=[redacted]", "LEADBOX_SMTP_CONNECTIONS=3"} {
@@ -198,7 +200,7 @@ func TestCheckConfig(t *testing.T) {
 	}
 
 	env["LEADBOX_SMTP_CONNECTIONS"] = "0"
-	err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "LEADBOX_SMTP_CONNECTIONS") {
 		t.Errorf("check-config with a bad setting = %v, want an error naming LEADBOX_SMTP_CONNECTIONS", err)
 	}
@@ -306,7 +308,7 @@ func logLine(t *testing.T, logs, key, want string) map[string]string {
 
 func TestUnknownCommand(t *testing.T) {
 	var stderr strings.Builder
-	err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, &stderr)
+	err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, nil, io.Discard, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "frobnicate") {
 		t.Errorf("run(frobnicate) = %v, want an unknown-command error", err)
 	}
@@ -334,13 +336,13 @@ func TestOneServerPerDatabase(t *testing.T) {
 	for _, name := range []string{db, "file:" + db, "file://" + db, link} {
 		second := map[string]string{"LEADBOX_DATABASE": name, "LEADBOX_LISTEN": "127.0.0.1:0"}
 		ctx, stop := context.WithTimeout(context.Background(), 5*time.Second) // a server that did start stops
-		err := run(ctx, []string{"serve"}, func(k string) string { return second[k] }, io.Discard, io.Discard)
+		err := run(ctx, []string{"serve"}, func(k string) string { return second[k] }, nil, io.Discard, io.Discard)
 		stop()
 		if err == nil || !strings.Contains(err.Error(), "another `leadbox serve` is using") {
 			t.Errorf("a second serve on the same database as %q: %v, want a refusal", name, err)
 		}
 	}
-	if err := run(context.Background(), []string{"outbox"}, getenv, io.Discard, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"outbox"}, getenv, nil, io.Discard, io.Discard); err != nil {
 		t.Errorf("leadbox outbox beside the server: %v", err)
 	}
 	cancel()

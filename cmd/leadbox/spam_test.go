@@ -57,7 +57,7 @@ func TestSpamIsCountedNotKept(t *testing.T) {
 
 	var out bytes.Buffer
 	getenv := func(k string) string { return env[k] }
-	if err := run(context.Background(), []string{"spam"}, getenv, &out, &out); err != nil {
+	if err := run(context.Background(), []string{"spam"}, getenv, nil, &out, &out); err != nil {
 		t.Fatalf("leadbox spam: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"honeypot   2", "time_trap  1"} {
@@ -65,7 +65,7 @@ func TestSpamIsCountedNotKept(t *testing.T) {
 			t.Errorf("leadbox spam output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if err := run(context.Background(), []string{"consent", "bot@example.com"}, getenv, &out, &out); err != nil {
+	if err := run(context.Background(), []string{"consent", "bot@example.com"}, getenv, nil, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "No consent events recorded") {

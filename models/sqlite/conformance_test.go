@@ -18,6 +18,14 @@ func engine() storetest.Engine {
 			return reopen(t, st, st.commits.path)
 		},
 		DB: func(s models.Store) *gorm.DB { return s.(*Store).w },
+		DropAppendOnly: func(t *testing.T, s models.Store, table string) {
+			t.Helper()
+			for _, trigger := range []string{table + "_no_update", table + "_no_delete"} {
+				if err := s.(*Store).w.Exec("DROP TRIGGER " + trigger).Error; err != nil {
+					t.Fatalf("drop trigger %s: %v", trigger, err)
+				}
+			}
+		},
 	}
 }
 

@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
 	"github.com/leadbox/leadbox/models"
 	"github.com/leadbox/leadbox/models/storetest"
 )
@@ -44,6 +48,32 @@ func reopen(t *testing.T, s *Store, path string) *Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// baselineFile makes a database file with the baseline schema only (the
+// first migration), as releases before the later steps left it, then runs
+// stmts on it, and returns its path.
+func baselineFile(t *testing.T, stmts ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "leads.db")
+	db, err := gorm.Open(sqlite.Open(path+"?"+writerPragmas), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	if err := migrate(context.Background(), db, migrations[:1]); err != nil {
+		t.Fatalf("baseline: %v", err)
+	}
+	for _, stmt := range stmts {
+		if err := db.Exec(stmt).Error; err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return path
 }
 
 // newLead returns the records of one submission, ready for CreateLead.

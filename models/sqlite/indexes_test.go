@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -26,19 +27,18 @@ func indexSQL(t *testing.T, s *Store) map[string]string {
 // with full indexes on leads.confirm_token and outbox.lead_id and no
 // versioned migrations yet, gets the partial ones instead when opened.
 func TestPartialIndexesReplaceFullOnes(t *testing.T) {
-	s, path := newStoreAt(t)
-	for _, stmt := range []string{
+	path := baselineFile(t,
 		`DROP INDEX idx_leads_confirm_token_set`,
 		`DROP INDEX idx_outbox_confirmation_lead`,
 		"CREATE UNIQUE INDEX `idx_leads_confirm_token` ON `leads`(`confirm_token`)",
 		"CREATE INDEX `idx_outbox_lead_id` ON `outbox`(`lead_id`)",
 		"DROP TABLE schema_migrations",
-	} {
-		if err := s.w.Exec(stmt).Error; err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
+	)
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
 	}
-	s = reopen(t, s, path)
+	t.Cleanup(func() { _ = s.Close() })
 	got := indexSQL(t, s)
 	for _, old := range []string{"idx_leads_confirm_token", "idx_outbox_lead_id"} {
 		if _, ok := got[old]; ok {
@@ -80,6 +80,16 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 			[]string{"idx_consent_events_lead_id", "idx_consent_subject"}},
 		{"count a person's confirmations", confirmationsSQL, []any{"a@example.com", "a+", "a,", `%@example.com`, models.PurposeMarketingEmail, "2026-01-01"},
 			[]string{"idx_consent_subject", "idx_outbox_confirmation_lead"}},
+		// Every API request looks its token up, every inbox request its
+		// session; sign-in looks up the user and counts failures.
+		{"a token by hash", "SELECT * FROM api_tokens WHERE hash = ?", []any{"h"},
+			[]string{"sqlite_autoindex_api_tokens_2"}},
+		{"a session", "SELECT * FROM sessions WHERE id = ?", []any{"h"},
+			[]string{"sqlite_autoindex_sessions_1"}},
+		{"a user by email", "SELECT * FROM users WHERE email = ?", []any{"a@example.com"},
+			[]string{"sqlite_autoindex_users_1"}},
+		{"failed sign-ins", "SELECT count(*) FROM sign_in_failures WHERE key = ? AND at > ?", []any{"ip:192.0.2.1", "2026-01-01"},
+			[]string{"idx_sign_in_failures_key_at"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

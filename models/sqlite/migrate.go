@@ -24,6 +24,7 @@ type migration struct {
 // migrations is the schema's history.
 var migrations = []migration{
 	{1, "baseline: leads, consent ledger, outbox, spam tallies, settings", baseline},
+	{2, "access: users, API tokens, sessions, sign-in failures, audit log", accessSchema},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer release than
@@ -115,6 +116,68 @@ func baseline(tx *gorm.DB) error {
 		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
 		`CREATE TRIGGER IF NOT EXISTS consent_events_no_delete BEFORE DELETE ON consent_events
 		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END`,
+	} {
+		if err := tx.Exec(stmt).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// accessSchema adds who may use the inbox and the API, and the audit log
+// of what they do. Written out as SQL, not by AutoMigrate, so that this
+// step says exactly what it creates and never changes with the models.
+func accessSchema(tx *gorm.DB) error {
+	for _, stmt := range []string{
+		`CREATE TABLE users (
+			id INTEGER PRIMARY KEY,
+			email TEXT NOT NULL UNIQUE,
+			role TEXT NOT NULL,
+			password_hash TEXT NOT NULL,
+			created_at DATETIME NOT NULL,
+			last_sign_in_at DATETIME)`,
+		`CREATE TABLE api_tokens (
+			id INTEGER PRIMARY KEY,
+			name TEXT NOT NULL UNIQUE,
+			role TEXT NOT NULL,
+			hash TEXT NOT NULL UNIQUE,
+			created_at DATETIME NOT NULL,
+			last_used_at DATETIME)`,
+		// A removed user's sessions go with the user, by the database's
+		// own rule, whatever the code that removes the user forgets.
+		`CREATE TABLE sessions (
+			id TEXT PRIMARY KEY,
+			user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+			created_at DATETIME NOT NULL,
+			last_seen_at DATETIME NOT NULL)`,
+		`CREATE INDEX idx_sessions_user ON sessions (user_id)`,
+		// One row per failed sign-in and key ("account:..." or "ip:..."),
+		// counted over a sliding window; rows older than the window are
+		// deleted as new ones arrive, so the table stays small.
+		`CREATE TABLE sign_in_failures (
+			id INTEGER PRIMARY KEY,
+			key TEXT NOT NULL,
+			at DATETIME NOT NULL)`,
+		`CREATE INDEX idx_sign_in_failures_key_at ON sign_in_failures (key, at)`,
+		// Ids are assigned by the writer (the last + 1), because each is
+		// part of its entry's hash.
+		`CREATE TABLE audit_log (
+			id INTEGER PRIMARY KEY,
+			at DATETIME NOT NULL,
+			actor TEXT NOT NULL,
+			action TEXT NOT NULL,
+			target TEXT NOT NULL,
+			ip TEXT NOT NULL,
+			prev_hash TEXT NOT NULL,
+			hash TEXT NOT NULL)`,
+		// The audit log is append-only, like the consent ledger: the
+		// database refuses edits, whatever the code does. Someone with
+		// the file can drop these triggers; the hash chain then shows
+		// what they changed (leadbox audit verify).
+		`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+		 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+		`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+		 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
 	} {
 		if err := tx.Exec(stmt).Error; err != nil {
 			return err

@@ -237,7 +237,8 @@ func versionLess(a, b string) bool {
 
 // tables are the models stored. The read pool parses them before use
 // (see Open); the schema itself is made by the migrations.
-var tables = []any{&models.ConsentText{}, &models.Lead{}, &models.ConsentEvent{}, &models.OutboxMessage{}, &SpamTally{}, &Setting{}}
+var tables = []any{&models.ConsentText{}, &models.Lead{}, &models.ConsentEvent{}, &models.OutboxMessage{}, &SpamTally{}, &Setting{},
+	&models.User{}, &models.APIToken{}, &models.Session{}, &signInFailure{}, &models.AuditEntry{}}
 
 // ConsentTextVersion returns the stored version of a consent wording,
 // adding it the first time it is seen.
