@@ -214,7 +214,7 @@ func TestBaseURLFollowsListen(t *testing.T) {
 	checkConfig := func(env map[string]string) string {
 		t.Helper()
 		var out strings.Builder
-		if err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		if err := run(context.Background(), []string{"check-config"}, func(k string) string { return env[k] }, nil, &out, io.Discard); err != nil {
 			t.Fatalf("check-config with %v: %v", env, err)
 		}
 		return out.String()
