@@ -33,36 +33,18 @@ const (
 // MayMarket reports whether marketing email may be sent in this state.
 func (s MarketingState) MayMarket() bool { return s == StateSubscribed }
 
-// ComputeMarketingState is the one place that decides, from a person's
-// consent events (oldest first), whether they may receive marketing.
-//
-// The latest given, confirmed or withdrawn event decides. A form submitted
-// with the box unticked ("not_given") is kept as proof of what was shown but
-// changes nothing: leaving a box unticked is not a withdrawal, and it must
-// not resurrect anything either. With double opt-in, a "given" counts only
-// once a later "confirmed" follows it.
+// ComputeMarketingState says, from a person's consent events (oldest
+// first), whether they may receive marketing; MarketingOf decides.
 func ComputeMarketingState(events []ConsentEvent, doubleOptIn bool) MarketingState {
-	state := StateNone
-	for _, e := range events {
-		if e.Purpose != PurposeMarketingEmail {
-			continue
-		}
-		switch e.Action {
-		case ActionGiven:
-			if doubleOptIn {
-				state = StatePending
-			} else {
-				state = StateSubscribed
-			}
-		case ActionConfirmed:
-			if state == StatePending || !doubleOptIn {
-				state = StateSubscribed
-			}
-		case ActionWithdrawn:
-			state = StateWithdrawn
-		}
+	switch MarketingOf(events, doubleOptIn).State {
+	case MarketingGiven:
+		return StateSubscribed
+	case MarketingPending:
+		return StatePending
+	case MarketingWithdrawn:
+		return StateWithdrawn
 	}
-	return state
+	return StateNone
 }
 
 // ErrConfirmSuperseded means the person opted out after the consent this

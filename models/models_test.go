@@ -1,6 +1,9 @@
 package models
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestComputeMarketingState(t *testing.T) {
 	ev := func(action string) ConsentEvent {
@@ -58,6 +61,44 @@ func TestNormalizeEmail(t *testing.T) {
 	for _, tt := range tests {
 		if got := NormalizeEmail(tt.in); got != tt.want {
 			t.Errorf("NormalizeEmail(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestMarketingOf: what the inbox, the API, the exports and the emails say
+// of a person's marketing consent, for every history that matters.
+func TestMarketingOf(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 12, 1, 10, m, 0, 0, time.UTC) }
+	ev := func(action string, m int) ConsentEvent {
+		return ConsentEvent{Purpose: PurposeMarketingEmail, Action: action, At: at(m)}
+	}
+	tests := []struct {
+		name   string
+		events []ConsentEvent
+		doi    bool
+		want   Marketing
+	}{
+		{"nothing recorded", nil, true, Marketing{State: MarketingNotGiven}},
+		{"box left unticked", []ConsentEvent{ev(ActionNotGiven, 1)}, true, Marketing{State: MarketingNotGiven}},
+		{"given, double opt-in: pending", []ConsentEvent{ev(ActionGiven, 1)}, true, Marketing{MarketingPending, at(1)}},
+		{"given, single opt-in", []ConsentEvent{ev(ActionGiven, 1)}, false, Marketing{MarketingGiven, at(1)}},
+		{"confirmed", []ConsentEvent{ev(ActionGiven, 1), ev(ActionConfirmed, 2)}, true, Marketing{MarketingGiven, at(2)}},
+		{"withdrawn", []ConsentEvent{ev(ActionGiven, 1), ev(ActionConfirmed, 2), ev(ActionWithdrawn, 3)}, true, Marketing{MarketingWithdrawn, at(3)}},
+		{"withdrawn then given again: pending anew", []ConsentEvent{ev(ActionGiven, 1), ev(ActionWithdrawn, 2), ev(ActionGiven, 3)}, true, Marketing{MarketingPending, at(3)}},
+		{"withdrawn then given again and confirmed", []ConsentEvent{ev(ActionGiven, 1), ev(ActionWithdrawn, 2), ev(ActionGiven, 3), ev(ActionConfirmed, 4)}, true, Marketing{MarketingGiven, at(4)}},
+		{"unticked later changes nothing", []ConsentEvent{ev(ActionGiven, 1), ev(ActionConfirmed, 2), ev(ActionNotGiven, 3)}, true, Marketing{MarketingGiven, at(2)}},
+		{"unticked after a withdrawal changes nothing", []ConsentEvent{ev(ActionWithdrawn, 1), ev(ActionNotGiven, 2)}, true, Marketing{MarketingWithdrawn, at(1)}},
+		{"a stray confirmation confirms nothing", []ConsentEvent{ev(ActionWithdrawn, 1), ev(ActionConfirmed, 2)}, true, Marketing{MarketingWithdrawn, at(1)}},
+		{"withdrawn without ever giving", []ConsentEvent{ev(ActionWithdrawn, 1)}, true, Marketing{MarketingWithdrawn, at(1)}},
+		{"another purpose is not marketing email", []ConsentEvent{{Purpose: "sms", Action: ActionGiven, At: at(1)}}, false, Marketing{State: MarketingNotGiven}},
+	}
+	for _, tt := range tests {
+		got := MarketingOf(tt.events, tt.doi)
+		if got != tt.want {
+			t.Errorf("%s: MarketingOf = %+v, want %+v", tt.name, got, tt.want)
+		}
+		if may := got.MayMarket(); may != (tt.want.State == MarketingGiven) || may != ComputeMarketingState(tt.events, tt.doi).MayMarket() {
+			t.Errorf("%s: MayMarket = %v, disagreeing with the state %q", tt.name, may, got.State)
 		}
 	}
 }
