@@ -31,15 +31,24 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 	get("/readyz", readyz(d.Store))
 	get("/assets/*file", serveAssets(assets))
 	get("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/contact") })
+	addAPIRoutes(r, d)
 
 	// Links in emails never end in a slash; a redirect would only turn a
 	// mistyped token into a 301 instead of the uniform 404.
 	r.RedirectTrailingSlash = false
 
 	r.NoRoute(func(c *gin.Context) {
+		if isAPIPath(c.Request.URL.Path) {
+			apiError(c, http.StatusNotFound, "not_found")
+			return
+		}
 		rend.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 	})
 	r.NoMethod(func(c *gin.Context) {
+		if isAPIPath(c.Request.URL.Path) {
+			apiError(c, http.StatusMethodNotAllowed, "method_not_allowed")
+			return
+		}
 		rend.errorPage(c, http.StatusMethodNotAllowed, "Not allowed", "This address does not accept that kind of request.")
 	})
 }

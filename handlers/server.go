@@ -30,6 +30,7 @@ type Store interface {
 	optOutWriter
 	confirmWriter
 	leadRecorder
+	apiStore
 }
 
 // SpamNoter counts a dropped submission (models.SpamLog does).
