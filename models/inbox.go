@@ -98,24 +98,26 @@ type LeadFilter struct {
 	Spam      bool      // only spam (none is kept today); false: no spam
 }
 
-// LeadItem is a lead as a list shows it: the lead, where sales is with it,
-// and its person's marketing state now.
+// LeadItem is a lead as a list shows it: the lead (with where sales is
+// with it, Lead.Status) and its person's marketing state now.
 type LeadItem struct {
 	Lead
-	Status    string
 	Marketing Marketing
 }
 
 // HistoryEntry is a status change or a note on a lead, by whom. Entries
 // are only ever added.
 type HistoryEntry struct {
-	ID     int64
-	LeadID int64
-	At     time.Time
-	Actor  string
-	Status string // the status set, "" for a note alone
-	Note   string
+	ID     int64     `gorm:"primaryKey"`
+	LeadID int64     `gorm:"not null"`
+	At     time.Time `gorm:"not null"`
+	Actor  string    `gorm:"not null"`
+	Status string    `gorm:"not null;default:''"` // the status set, "" for a note alone
+	Note   string    `gorm:"not null;default:''"`
 }
+
+// TableName keeps the table name readable.
+func (HistoryEntry) TableName() string { return "lead_history" }
 
 // LeadDetail is everything the inbox shows of one lead.
 type LeadDetail struct {

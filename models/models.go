@@ -45,6 +45,10 @@ type Lead struct {
 	UTMTerm     string `gorm:"column:utm_term;not null;default:''"`
 	UTMContent  string `gorm:"column:utm_content;not null;default:''"`
 
+	// Status is where sales is with the lead (LeadStatuses); every lead
+	// starts as LeadNew.
+	Status string `gorm:"not null;default:'new'"`
+
 	// OptOutToken is the secret in the lead's opt-out link. It never expires:
 	// a person must be able to leave from a years-old email.
 	OptOutToken string `gorm:"size:64;not null;uniqueIndex"`

@@ -115,6 +115,8 @@ type Store interface {
 	Requeue(ctx context.Context, id int64, now time.Time) error
 	OutboxByStatus(ctx context.Context, statuses ...string) ([]OutboxMessage, error)
 
+	InboxStore
+
 	SpamTallies
 	SpamCounts(ctx context.Context, since time.Time) ([]SpamCount, error)
 	// Secret returns the random 32-byte secret called name, shared by

@@ -105,9 +105,9 @@ const (
 	// The consent choice is part of what makes a submission the same: the
 	// same message sent again with the box newly ticked is new consent.
 	leadSQL = `INSERT INTO leads (public_id, created_at, name, email, email_key, phone, company, message,
-		page_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+		page_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content, status,
 		opt_out_token, confirm_token, confirm_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	consentSQL = `INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, ip, user_agent,
 		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// withdrawnAfterSQL asks withdrawnSinceSQL of a lead's submission.
@@ -188,6 +188,9 @@ func (g *groupCommitter) do(ctx context.Context, lead *models.Lead, consent *mod
 func (g *groupCommitter) prepare(r *createReq) {
 	lead, consent := r.lead, r.consent
 	lead.EmailKey = models.NormalizeEmail(lead.Email)
+	if lead.Status == "" {
+		lead.Status = models.LeadNew
+	}
 	if consent.At.IsZero() {
 		consent.At = lead.CreatedAt
 	}
@@ -492,7 +495,7 @@ func (st leadStmts) insert(r *createReq) error {
 	lead, consent := r.lead, r.consent
 	res, err := st.lead.Exec(lead.PublicID, lead.CreatedAt.UTC(), lead.Name, lead.Email, lead.EmailKey,
 		lead.Phone, lead.Company, lead.Message, lead.PageURL,
-		lead.UTMSource, lead.UTMMedium, lead.UTMCampaign, lead.UTMTerm, lead.UTMContent,
+		lead.UTMSource, lead.UTMMedium, lead.UTMCampaign, lead.UTMTerm, lead.UTMContent, lead.Status,
 		lead.OptOutToken, lead.ConfirmToken, utcOrNil(lead.ConfirmExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert lead: %w", err)

@@ -24,8 +24,9 @@ func indexSQL(t *testing.T, s *Store) map[string]string {
 }
 
 // TestPartialIndexesReplaceFullOnes: a database made by an early release,
-// with full indexes on leads.confirm_token and outbox.lead_id and no
-// versioned migrations yet, gets the partial ones instead when opened.
+// with a full index on leads.confirm_token, an older name for the outbox's
+// index by lead, and no versioned migrations yet, gets today's indexes
+// when opened: the partial one on confirm tokens and idx_outbox_lead.
 func TestPartialIndexesReplaceFullOnes(t *testing.T) {
 	path := baselineFile(t,
 		`DROP INDEX idx_leads_confirm_token_set`,
@@ -46,8 +47,8 @@ func TestPartialIndexesReplaceFullOnes(t *testing.T) {
 		}
 	}
 	for name, want := range map[string][]string{
-		"idx_leads_confirm_token_set":  {"UNIQUE", "WHERE confirm_token IS NOT NULL"},
-		"idx_outbox_confirmation_lead": {"WHERE kind = 'consent_confirmation'"},
+		"idx_leads_confirm_token_set": {"UNIQUE", "WHERE confirm_token IS NOT NULL"},
+		"idx_outbox_lead":             {"ON outbox (lead_id)"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(got[name], w) {
@@ -72,14 +73,22 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 		{"opt-out link", "SELECT * FROM leads WHERE opt_out_token = ?", []any{"t"},
 			[]string{"idx_leads_opt_out_token"}},
 		{"cancel a person's confirmations", cancelConfirmationsSQL, []any{models.StatusCancelled, models.StatusPending, "a@example.com"},
-			[]string{"idx_outbox_confirmation_lead", "idx_consent_subject"}},
+			[]string{"idx_outbox_lead", "idx_consent_subject"}},
 		{"find an earlier submission", earlierSubmissionSQL,
 			[]any{"a@example.com", models.PurposeMarketingEmail, models.MethodForm, models.ActionGiven, "Hi", "2026-01-01"},
 			[]string{"idx_consent_subject"}},
 		{"an opt-out since a lead's submission", withdrawnAfterSQL, []any{1},
 			[]string{"idx_consent_events_lead_id", "idx_consent_subject"}},
 		{"count a person's confirmations", confirmationsSQL, []any{"a@example.com", "a+", "a,", `%@example.com`, models.PurposeMarketingEmail, "2026-01-01"},
-			[]string{"idx_consent_subject", "idx_outbox_confirmation_lead"}},
+			[]string{"idx_consent_subject", "idx_outbox_lead"}},
+		// The inbox: a lead's emails and history, a status filter newest
+		// first, a person's marketing state for the marketing filter.
+		{"a lead's emails", "SELECT * FROM outbox WHERE lead_id = ? ORDER BY id", []any{1},
+			[]string{"idx_outbox_lead"}},
+		{"a lead's history", "SELECT * FROM lead_history WHERE lead_id = ? ORDER BY id", []any{1},
+			[]string{"idx_lead_history_lead"}},
+		{"leads by status, newest first", "SELECT * FROM leads WHERE status = ? AND id < ? ORDER BY id DESC LIMIT 50", []any{"won", 100},
+			[]string{"idx_leads_status"}},
 		// Every API request looks its token up, every inbox request its
 		// session; sign-in looks up the user and counts failures.
 		{"a token by hash", "SELECT * FROM api_tokens WHERE hash = ?", []any{"h"},

@@ -97,7 +97,7 @@ func (s *Store) Confirm(ctx context.Context, lead models.Lead, ev models.Consent
 // another writer.
 func eventsIn(tx *gorm.DB, subject string) ([]models.ConsentEvent, error) {
 	var evs []models.ConsentEvent
-	err := tx.Where("subject = ? AND purpose = ?", subject, models.PurposeMarketingEmail).Order("at, id").Find(&evs).Error
+	err := tx.Where("subject = ? AND purpose = ?", subject, models.PurposeMarketingEmail).Order("id").Find(&evs).Error
 	return evs, err
 }
 

@@ -25,6 +25,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "baseline: leads, consent ledger, outbox, spam tallies, settings", baseline},
 	{2, "access: users, API tokens, sessions, sign-in failures, audit log", accessSchema},
+	{3, "inbox: a lead's status and history; outbox rows found by lead", inboxSchema},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer release than
@@ -272,3 +273,33 @@ type v1Setting struct {
 }
 
 func (v1Setting) TableName() string { return "settings" }
+
+// inboxSchema gives leads the status sales sets and the history of its
+// changes and notes. The status index serves the inbox's status filter
+// newest first (status, then row id); every new lead adds its entry at
+// the right edge of the "new" range, which costs the writer little.
+//
+// A lead's page lists all its emails, so the outbox is now indexed by lead
+// for every kind: the partial index on confirmation emails is replaced by
+// a full one, which serves its queries too (they name the kind besides).
+func inboxSchema(tx *gorm.DB) error {
+	for _, stmt := range []string{
+		`ALTER TABLE leads ADD COLUMN status TEXT NOT NULL DEFAULT 'new'`,
+		`CREATE INDEX idx_leads_status ON leads (status, id)`,
+		`CREATE TABLE lead_history (
+			id INTEGER PRIMARY KEY,
+			lead_id INTEGER NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
+			at DATETIME NOT NULL,
+			actor TEXT NOT NULL,
+			status TEXT NOT NULL DEFAULT '',
+			note TEXT NOT NULL DEFAULT '')`,
+		`CREATE INDEX idx_lead_history_lead ON lead_history (lead_id)`,
+		`CREATE INDEX idx_outbox_lead ON outbox (lead_id)`,
+		`DROP INDEX idx_outbox_confirmation_lead`,
+	} {
+		if err := tx.Exec(stmt).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}

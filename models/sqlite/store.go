@@ -238,7 +238,7 @@ func versionLess(a, b string) bool {
 // tables are the models stored. The read pool parses them before use
 // (see Open); the schema itself is made by the migrations.
 var tables = []any{&models.ConsentText{}, &models.Lead{}, &models.ConsentEvent{}, &models.OutboxMessage{}, &SpamTally{}, &Setting{},
-	&models.User{}, &models.APIToken{}, &models.Session{}, &signInFailure{}, &models.AuditEntry{}}
+	&models.User{}, &models.APIToken{}, &models.Session{}, &signInFailure{}, &models.AuditEntry{}, &models.HistoryEntry{}}
 
 // ConsentTextVersion returns the stored version of a consent wording,
 // adding it the first time it is seen.
@@ -356,12 +356,14 @@ func withSubmissionConsent(db *gorm.DB, path string) *gorm.DB {
 }
 
 // ConsentHistory returns every consent event about a normalised address,
-// oldest first, with the wording each one refers to.
+// oldest first, with the wording each one refers to. Oldest means first
+// appended (by id): the order that decides a person's state everywhere,
+// whatever clock wrote each event's time.
 func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error) {
 	var evs []models.ConsentEvent
 	err := s.r.WithContext(ctx).Preload("ConsentText").
 		Where("subject = ? AND purpose = ?", subject, models.PurposeMarketingEmail).
-		Order("at, id").Find(&evs).Error
+		Order("id").Find(&evs).Error
 	if err != nil {
 		return nil, fmt.Errorf("read consent history: %w", err)
 	}
