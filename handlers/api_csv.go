@@ -110,9 +110,14 @@ func (s *csvStream) fail(log *slog.Logger, err error) {
 	}
 	s.c.Abort()
 	s.w.Flush()
-	rc := http.NewResponseController(s.c.Writer)
-	_ = rc.Flush()
-	if conn, _, err := rc.Hijack(); err == nil {
+	_ = http.NewResponseController(s.c.Writer).Flush()
+	// gin refuses to hand over a connection once a body was written (it
+	// guards websockets); net/http's own writer beneath it does not.
+	var w http.ResponseWriter = s.c.Writer
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		w = u.Unwrap()
+	}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		_ = conn.Close()
 	}
 }
