@@ -331,7 +331,8 @@ func deref(v any) any {
 }
 
 // TestFastPathWritesEveryColumn: the group committer's hand-written
-// INSERTs write every column the models map.
+// INSERTs write every column the models map, and the inbox's hand-written
+// read reads every column of a lead.
 func TestFastPathWritesEveryColumn(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -367,6 +368,13 @@ func TestFastPathWritesEveryColumn(t *testing.T) {
 	}
 	sameColumns(t, &gotLead, &lead)
 	sameColumns(t, &gotEv, &ev)
+	// The inbox's hand-written read returns every column too.
+	listed, err := s.Leads(ctx, models.LeadFilter{}, 0, 1, true)
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("Leads = %d, %v", len(listed), err)
+	}
+	listed[0].Lead.Consent = lead.Consent // a relation, not a column
+	sameColumns(t, &listed[0].Lead, &lead)
 	for i := range out {
 		var got models.OutboxMessage
 		if err := s.DB().Take(&got, out[i].ID).Error; err != nil {
