@@ -70,14 +70,14 @@ func (s *sessions) setCookie(c *gin.Context, name, value string, maxAge int) {
 
 // Keys of what adminGate puts in the request's context.
 const (
-	principalKey = "admin.principal"
-	csrfTokenKey = "admin.csrf"
+	adminPrincipalKey = "admin.principal"
+	csrfTokenKey      = "admin.csrf"
 )
 
-// principalOf is the signed-in user adminGate found (zero on public
+// adminPrincipal is the signed-in user adminGate found (zero on public
 // routes).
-func principalOf(c *gin.Context) access.Principal {
-	p, _ := c.Get(principalKey)
+func adminPrincipal(c *gin.Context) access.Principal {
+	p, _ := c.Get(adminPrincipalKey)
 	pr, _ := p.(access.Principal)
 	return pr
 }
@@ -120,7 +120,7 @@ func adminGate(rights map[string]adminAccess, s *sessions, rend *renderer) gin.H
 			return
 		}
 		sessionID := access.HashSecret(cookie)
-		c.Set(principalKey, p)
+		c.Set(adminPrincipalKey, p)
 		c.Set(csrfTokenKey, csrfToken(key, csrfSession, sessionID))
 		if !rule.anyRole && !p.Can(rule.right) {
 			adminError(c, rend, http.StatusForbidden, "forbidden")

@@ -45,8 +45,8 @@ func validCSRF(key []byte, purpose, id, got string) bool {
 	return hmac.Equal([]byte(csrfToken(key, purpose, id)), []byte(got))
 }
 
-// secretStore gives the installation's named secrets (models.Store.Secret).
-type secretStore interface {
+// adminSecrets gives the installation's named secrets (models.Store.Secret).
+type adminSecrets interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 }
 
@@ -54,7 +54,7 @@ type secretStore interface {
 // changes, and asking storage on every request would put each page behind
 // a write transaction (Secret creates the secret when it is missing).
 type csrfKeys struct {
-	store secretStore
+	store adminSecrets
 	mu    sync.Mutex
 	key   []byte
 }

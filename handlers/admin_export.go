@@ -10,22 +10,22 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// leadExporter is what leads.csv reads.
-type leadExporter interface {
-	auditor
+// adminLeadExporter is what leads.csv reads.
+type adminLeadExporter interface {
+	adminAuditLog
 	EachLead(ctx context.Context, f models.LeadFilter, doubleOptIn bool, fn func(models.LeadItem) error) error
 }
 
-// marketingExporter is what marketing.csv and the marketing page read.
-type marketingExporter interface {
-	auditor
+// adminMarketingReader is what marketing.csv and the marketing page read.
+type adminMarketingReader interface {
+	adminAuditLog
 	EachMarketingContact(ctx context.Context, doubleOptIn bool, fn func(models.MarketingContact) error) error
 }
 
 // leadsCSV serves leads.csv: every lead the list's search and filters
 // select (the list's "Download" link carries them), streamed, newest
 // first. The export is audited before the first row goes out.
-func leadsCSV(store leadExporter, rend *renderer, view inboxView, log *slog.Logger) gin.HandlerFunc {
+func leadsCSV(store adminLeadExporter, rend *renderer, view inboxView, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		f, errs := readLeadQuery(c).filter(view.loc)
 		if len(errs) > 0 {
@@ -33,7 +33,7 @@ func leadsCSV(store leadExporter, rend *renderer, view inboxView, log *slog.Logg
 			return
 		}
 		now := view.now()
-		if !audit(c, store, rend, now, auditLeadsExport, "leads.csv") {
+		if !auditRead(c, store, rend, now, actionLeadsExport, "leads") {
 			return
 		}
 		err := streamCSV(c, log, "leads", now, leadsCSVHeader(), func(row func([]string) error) error {
@@ -51,10 +51,10 @@ func leadsCSV(store leadExporter, rend *renderer, view inboxView, log *slog.Logg
 // marketing now, and nobody else (models.InboxStore.EachMarketingContact
 // applies the contract's rule). The export is audited before the first
 // row goes out.
-func marketingCSV(store marketingExporter, rend *renderer, view inboxView, log *slog.Logger) gin.HandlerFunc {
+func marketingCSV(store adminMarketingReader, rend *renderer, view inboxView, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		now := view.now()
-		if !audit(c, store, rend, now, auditMarketingExport, "marketing.csv") {
+		if !auditRead(c, store, rend, now, actionMarketingExport, "marketing") {
 			return
 		}
 		err := streamCSV(c, log, "marketing", now, marketingCSVHeader(), func(row func([]string) error) error {

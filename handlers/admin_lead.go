@@ -13,15 +13,15 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// leadReader is what the lead page reads.
-type leadReader interface {
-	auditor
+// adminLeadReader is what the lead page reads.
+type adminLeadReader interface {
+	adminAuditLog
 	LeadDetail(ctx context.Context, publicID string, doubleOptIn bool) (models.LeadDetail, error)
 }
 
-// leadUpdater is what the lead page's form changes.
-type leadUpdater interface {
-	leadReader
+// adminLeadUpdater is what the lead page's form changes.
+type adminLeadUpdater interface {
+	adminLeadReader
 	UpdateLead(ctx context.Context, publicID string, ch models.LeadChange, o models.Origin, doubleOptIn bool) (models.LeadItem, error)
 }
 
@@ -50,14 +50,14 @@ type historyRow struct {
 	Actor, Status, Note string
 }
 
-// leadForm is what the lead page's form sends.
-type leadForm struct {
+// leadChangeForm is what the lead page's form sends.
+type leadChangeForm struct {
 	Status, Note string
 }
 
 // valid checks the form against the lead's current status; errs maps a
 // field to a problem code the template puts into words.
-func (f leadForm) valid() map[string]string {
+func (f leadChangeForm) valid() map[string]string {
 	errs := map[string]string{}
 	if f.Status != "" && !models.ValidLeadStatus(f.Status) {
 		errs["status"] = "unknown"
@@ -85,14 +85,14 @@ type adminLeadPage struct {
 	Statuses       []string
 	// Form is what the form shows: the lead's status, or what was sent
 	// when it comes back with Errors.
-	Form   leadForm
+	Form   leadChangeForm
 	Errors map[string]string
 	// Saved: the page follows a change just made.
 	Saved bool
 }
 
 // leadPage is the page of a lead, with the form showing form.
-func leadPage(c *gin.Context, rend *renderer, view inboxView, d models.LeadDetail, form leadForm) adminLeadPage {
+func leadPage(c *gin.Context, rend *renderer, view inboxView, d models.LeadDetail, form leadChangeForm) adminLeadPage {
 	p := adminLeadPage{
 		adminPageData:  adminData(c, rend, "leads"),
 		Lead:           d,
@@ -122,11 +122,11 @@ func leadPage(c *gin.Context, rend *renderer, view inboxView, d models.LeadDetai
 	return p
 }
 
-// leadShow serves everything about one lead: what they sent, where sales
+// adminLeadShow serves everything about one lead: what they sent, where sales
 // is with them, their consent timeline, the emails about them and the
 // history of changes, with the form to change the status or add a note.
 // The read is audited.
-func leadShow(store leadReader, rend *renderer, view inboxView) gin.HandlerFunc {
+func adminLeadShow(store adminLeadReader, rend *renderer, view inboxView) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.Param("id")
 		d, err := store.LeadDetail(c.Request.Context(), id, view.doubleOptIn)
@@ -138,25 +138,25 @@ func leadShow(store leadReader, rend *renderer, view inboxView) gin.HandlerFunc 
 			rend.internalError(c, err)
 			return
 		}
-		if !audit(c, store, rend, view.now(), auditLeadRead, models.LeadTarget(d.PublicID)) {
+		if !auditRead(c, store, rend, view.now(), actionLeadRead, models.LeadTarget(d.PublicID)) {
 			return
 		}
-		page := leadPage(c, rend, view, d, leadForm{Status: d.Status})
+		page := leadPage(c, rend, view, d, leadChangeForm{Status: d.Status})
 		page.Saved = c.Query("saved") == "1"
 		rend.page(c, http.StatusOK, "admin_lead", page)
 	}
 }
 
-// leadUpdate changes a lead's status and adds a note (adminGate has
+// adminLeadUpdate changes a lead's status and adds a note (adminGate has
 // checked the CSRF token). The change, its history entry and its audit
 // entry are one write (models.InboxStore.UpdateLead), recorded as made by
 // the signed-in user. A status that is the lead's already is no change;
 // with no note either, nothing is written. Then 303 back to the lead.
-func leadUpdate(store leadUpdater, rend *renderer, view inboxView) gin.HandlerFunc {
+func adminLeadUpdate(store adminLeadUpdater, rend *renderer, view inboxView) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		id := c.Param("id")
-		form := leadForm{Status: c.PostForm("status"), Note: strings.TrimSpace(c.PostForm("note"))}
+		form := leadChangeForm{Status: c.PostForm("status"), Note: strings.TrimSpace(c.PostForm("note"))}
 		d, err := store.LeadDetail(ctx, id, view.doubleOptIn)
 		if errors.Is(err, models.ErrNotFound) {
 			notFoundLead(c, rend)
@@ -168,7 +168,7 @@ func leadUpdate(store leadUpdater, rend *renderer, view inboxView) gin.HandlerFu
 		}
 		if errs := form.valid(); len(errs) > 0 {
 			// The page shown again holds the lead's data: a read.
-			if !audit(c, store, rend, view.now(), auditLeadRead, models.LeadTarget(d.PublicID)) {
+			if !auditRead(c, store, rend, view.now(), actionLeadRead, models.LeadTarget(d.PublicID)) {
 				return
 			}
 			page := leadPage(c, rend, view, d, form)
@@ -185,7 +185,7 @@ func leadUpdate(store leadUpdater, rend *renderer, view inboxView) gin.HandlerFu
 			c.Redirect(http.StatusSeeOther, back)
 			return
 		}
-		p := principalOf(c)
+		p := adminPrincipal(c)
 		_, err = store.UpdateLead(ctx, d.PublicID, ch, models.Origin{Actor: p.Name, IP: c.ClientIP(), At: view.now().UTC()}, view.doubleOptIn)
 		if errors.Is(err, models.ErrNotFound) {
 			notFoundLead(c, rend)

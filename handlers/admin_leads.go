@@ -21,22 +21,22 @@ const inboxPageSize = 50
 // maxQuery bounds the search text, in characters.
 const maxQuery = 200
 
-// leadLister is what the lead list reads.
-type leadLister interface {
-	auditor
+// adminLeadLister is what the lead list reads.
+type adminLeadLister interface {
+	adminAuditLog
 	Leads(ctx context.Context, f models.LeadFilter, before int64, limit int, doubleOptIn bool) ([]models.LeadItem, error)
 	LeadByPublicID(ctx context.Context, publicID string) (models.Lead, error)
 }
 
-// leadQuery is the list's search and filters as typed: the form shows
+// adminLeadQuery is the list's search and filters as typed: the form shows
 // them again and the links to other pages and the CSV carry them.
-type leadQuery struct {
+type adminLeadQuery struct {
 	Q, Status, Marketing, Since, Until string
 }
 
 // readLeadQuery reads the search and filters from the URL.
-func readLeadQuery(c *gin.Context) leadQuery {
-	return leadQuery{
+func readLeadQuery(c *gin.Context) adminLeadQuery {
+	return adminLeadQuery{
 		Q:         strings.TrimSpace(c.Query("q")),
 		Status:    c.Query("status"),
 		Marketing: c.Query("marketing"),
@@ -49,7 +49,7 @@ func readLeadQuery(c *gin.Context) leadQuery {
 // zone the pages show times in): since from the start of its day, until
 // to the end of its day. errs maps a field to what is wrong with it, as a
 // code the template puts into words.
-func (q leadQuery) filter(loc *time.Location) (f models.LeadFilter, errs map[string]string) {
+func (q adminLeadQuery) filter(loc *time.Location) (f models.LeadFilter, errs map[string]string) {
 	errs = map[string]string{}
 	f.Query = q.Q
 	if utf8.RuneCountInString(q.Q) > maxQuery {
@@ -84,7 +84,7 @@ func (q leadQuery) filter(loc *time.Location) (f models.LeadFilter, errs map[str
 }
 
 // values is the query as URL parameters, the empty ones left out.
-func (q leadQuery) values() url.Values {
+func (q adminLeadQuery) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"q": q.Q, "status": q.Status, "marketing": q.Marketing, "since": q.Since, "until": q.Until} {
 		if s != "" {
@@ -95,7 +95,7 @@ func (q leadQuery) values() url.Values {
 }
 
 // withQuery is path with the query's parameters and extra ones.
-func (q leadQuery) withQuery(path string, extra ...string) string {
+func (q adminLeadQuery) withQuery(path string, extra ...string) string {
 	v := q.values()
 	for i := 0; i+1 < len(extra); i += 2 {
 		v.Set(extra[i], extra[i+1])
@@ -107,7 +107,7 @@ func (q leadQuery) withQuery(path string, extra ...string) string {
 }
 
 // First is the link to the first page with the same search and filters.
-func (q leadQuery) First() string { return q.withQuery("/admin") }
+func (q adminLeadQuery) First() string { return q.withQuery("/admin") }
 
 // leadRow is one lead of the list.
 type leadRow struct {
@@ -132,7 +132,7 @@ func excerpt(msg string) string {
 // adminLeadsPage is the data of admin_leads.html.
 type adminLeadsPage struct {
 	adminPageData
-	Query           leadQuery
+	Query           adminLeadQuery
 	Errors          map[string]string
 	Leads           []leadRow
 	Statuses        []string
@@ -151,7 +151,7 @@ type adminLeadsPage struct {
 // company and message, filters by status, marketing state and date, and
 // pages linked by the last lead shown (a keyset: leads arriving meanwhile
 // neither repeat nor push others off a page). The read is audited.
-func leadList(store leadLister, rend *renderer, view inboxView) gin.HandlerFunc {
+func leadList(store adminLeadLister, rend *renderer, view inboxView) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		q := readLeadQuery(c)
@@ -200,7 +200,7 @@ func leadList(store leadLister, rend *renderer, view inboxView) gin.HandlerFunc 
 				Received: view.show(it.CreatedAt),
 			})
 		}
-		if !audit(c, store, rend, view.now(), auditLeadList, "leads") {
+		if !auditRead(c, store, rend, view.now(), actionLeadsList, "leads") {
 			return
 		}
 		rend.page(c, http.StatusOK, "admin_leads", page)

@@ -128,7 +128,7 @@ func TestInboxLeadList(t *testing.T) {
 	entries := app.auditActions(t)
 	lists := 0
 	for _, e := range entries {
-		if e == "sales@example.com lead.list leads" {
+		if e == "sales@example.com leads.list leads" {
 			lists++
 		}
 	}
@@ -387,7 +387,7 @@ func TestInboxCSV(t *testing.T) {
 	}
 
 	entries := app.auditActions(t)
-	for _, want := range []string{"sales@example.com leads.export leads.csv", "sales@example.com marketing.export marketing.csv"} {
+	for _, want := range []string{"sales@example.com leads.export leads", "sales@example.com marketing.export marketing"} {
 		if !contains(entries, want) {
 			t.Errorf("audit log lacks %q: %q", want, entries)
 		}

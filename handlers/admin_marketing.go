@@ -21,7 +21,7 @@ type adminMarketingPage struct {
 // inbox the marketing role sees: how many addresses may be mailed, the
 // rule that decides it, and the download. It shows a count, no one's
 // data, so it is not audited (the download is).
-func marketingShow(store marketingExporter, rend *renderer, view inboxView) gin.HandlerFunc {
+func marketingShow(store adminMarketingReader, rend *renderer, view inboxView) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		n := 0
 		err := store.EachMarketingContact(c.Request.Context(), view.doubleOptIn, func(models.MarketingContact) error {

@@ -26,7 +26,7 @@ type adminPageData struct {
 
 // adminData is the adminPageData of a request that passed adminGate.
 func adminData(c *gin.Context, rend *renderer, section string) adminPageData {
-	p := principalOf(c)
+	p := adminPrincipal(c)
 	return adminPageData{
 		pageData: pageData{Site: rend.site},
 		User:     p.Name,
@@ -49,7 +49,7 @@ type adminErrorPage struct {
 // the request there.
 func adminError(c *gin.Context, rend *renderer, status int, kind string) {
 	home := "/admin/login"
-	if p := principalOf(c); p.Name != "" {
+	if p := adminPrincipal(c); p.Name != "" {
 		home = homeOf(p)
 	}
 	rend.page(c, status, "admin_error", adminErrorPage{
@@ -61,26 +61,26 @@ func adminError(c *gin.Context, rend *renderer, status int, kind string) {
 	c.Abort()
 }
 
-// auditor appends to the audit log.
-type auditor interface {
+// adminAuditLog appends to the audit log.
+type adminAuditLog interface {
 	AppendAudit(ctx context.Context, e *models.AuditEntry) error
 }
 
 // Audit actions of the inbox. Targets name records by id only (see
 // models.AuditEntry): never a lead's address, nor what was searched for.
 const (
-	auditLeadList        = "lead.list"
-	auditLeadRead        = "lead.read"
-	auditLeadsExport     = "leads.export"
-	auditMarketingExport = "marketing.export"
+	actionLeadsList       = "leads.list"
+	actionLeadRead        = "lead.read"
+	actionLeadsExport     = "leads.export"
+	actionMarketingExport = "marketing.export"
 )
 
-// audit records that the signed-in user reads personal data, before the
+// auditRead records that the signed-in user reads personal data, before the
 // data is sent. When the entry cannot be written the user gets a 500 and
-// not the data (a read that leaves no trace must not happen), and audit
+// not the data (a read that leaves no trace must not happen), and auditRead
 // returns false.
-func audit(c *gin.Context, store auditor, rend *renderer, now time.Time, action, target string) bool {
-	p := principalOf(c)
+func auditRead(c *gin.Context, store adminAuditLog, rend *renderer, now time.Time, action, target string) bool {
+	p := adminPrincipal(c)
 	e := models.Origin{Actor: p.Name, IP: c.ClientIP(), At: now.UTC()}.Entry(action, target)
 	if err := store.AppendAudit(c.Request.Context(), &e); err != nil {
 		rend.internalError(c, fmt.Errorf("audit %s: %w", action, err))
