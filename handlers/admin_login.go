@@ -18,6 +18,11 @@ type adminLoginPage struct {
 	Email string
 	Next  string
 	Token string
+	// Reload asks the browser to load the page again at once: it came
+	// from a link on another site, which makes the browser leave out the
+	// SameSite=Strict session cookie; the reload is this site's own, so
+	// the cookie comes along and a signed-in user goes on to Next.
+	Reload bool
 	// Problem says why the form is shown again: "credentials" (unknown
 	// email or wrong password, deliberately not told apart), "throttled"
 	// or "expired" (the form's token did not match); the template has
@@ -52,10 +57,32 @@ func signInForm(c *gin.Context, s *sessions, rend *renderer, status int, page ad
 	rend.page(c, status, "admin_login", page)
 }
 
-// loginShow serves the sign-in form.
+// loginShow serves the sign-in form, or sends a user who is signed in
+// already on to the page asked for (or their home).
 func loginShow(s *sessions, rend *renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		signInForm(c, s, rend, http.StatusOK, adminLoginPage{Next: c.Query("next")})
+		next := c.Query("next")
+		if cookie := s.cookie(c, sessionCookieName); cookie != "" {
+			p, err := s.auth.Session(c.Request.Context(), cookie)
+			switch {
+			case err == nil:
+				target := localAdminPath(next)
+				if target == "" {
+					target = homeOf(p)
+				}
+				c.Redirect(http.StatusSeeOther, target)
+				return
+			case !errors.Is(err, access.ErrUnauthorized):
+				rend.internalError(c, err)
+				return
+			}
+		}
+		// A link to the inbox in a chat or an email is a cross-site
+		// navigation, which leaves out the session cookie; Sec-Fetch-Site
+		// says so (the whole redirect chain counts), and a reload, no
+		// longer cross-site, brings the cookie if there is one.
+		reload := c.GetHeader("Sec-Fetch-Site") == "cross-site"
+		signInForm(c, s, rend, http.StatusOK, adminLoginPage{Next: next, Reload: reload})
 	}
 }
 

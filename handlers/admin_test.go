@@ -198,8 +198,18 @@ func TestInboxSignInAndOut(t *testing.T) {
 	}
 	checkAdminHeaders(t, "lead list", list)
 
-	// Signing in again starts a new session and ends the old one.
-	if res := u.signIn(t, "sales@example.com", inboxPassword); res.status != http.StatusSeeOther {
+	// A signed-in user who opens the sign-in page goes on to the inbox.
+	if res := u.get(t, "/admin/login?next=%2Fadmin%2Fmarketing"); res.status != http.StatusSeeOther || res.header.Get("Location") != "/admin/marketing" {
+		t.Errorf("GET /admin/login signed in: %v, Location %q; want 303 to next", res, res.header.Get("Location"))
+	}
+	// Signing in again (a sign-in form left open in another tab) starts
+	// a new session and ends the old one.
+	delete(u.cookies, "leadbox_session")
+	form := u.get(t, "/admin/login")
+	u.cookies["leadbox_session"] = first
+	if res := u.do(t, http.MethodPost, "/admin/login", url.Values{
+		"email": {"sales@example.com"}, "password": {inboxPassword}, "csrf": {csrfOf(t, form.body)},
+	}); res.status != http.StatusSeeOther {
 		t.Fatalf("second sign-in: %v", res)
 	}
 	if u.cookies["leadbox_session"] == first {
@@ -453,5 +463,33 @@ func TestInboxHeaders(t *testing.T) {
 			t.Errorf("GET %s: %v, want %d", tc.path, res, tc.status)
 		}
 		checkAdminHeaders(t, tc.path, res)
+	}
+}
+
+// TestInboxLinkFromElsewhere: a link to the inbox in a chat or an email
+// is a cross-site navigation, for which browsers leave out the
+// SameSite=Strict session cookie. The sign-in page it lands on reloads
+// itself once (a reload is not cross-site, so the cookie comes along) and
+// then sends a signed-in user on to the page asked for.
+func TestInboxLinkFromElsewhere(t *testing.T) {
+	t.Parallel()
+	app := newTestServer(t)
+	lead := app.submitLead(t, "ann@example.com", false)
+	u := app.signedIn(t, "sales@example.com", models.RoleSales)
+	path := "/admin/login?next=%2Fadmin%2Fleads%2F" + lead.PublicID
+
+	stranger := app.visitor()
+	stranger.header.Set("Sec-Fetch-Site", "cross-site")
+	res := stranger.get(t, path)
+	if res.status != http.StatusOK || !strings.Contains(res.body, `<meta http-equiv="refresh" content="0">`) {
+		t.Errorf("sign-in page reached from another site: %v, want the form with a reload", res)
+	}
+	stranger.header.Set("Sec-Fetch-Site", "same-origin")
+	if res := stranger.get(t, path); res.status != http.StatusOK || strings.Contains(res.body, "http-equiv") {
+		t.Errorf("sign-in page reloaded without a session: %v, want the form and no further reload", res)
+	}
+	u.header.Set("Sec-Fetch-Site", "same-origin")
+	if res := u.get(t, path); res.status != http.StatusSeeOther || res.header.Get("Location") != "/admin/leads/"+lead.PublicID {
+		t.Errorf("sign-in page reloaded with a session: %v, Location %q; want 303 to the lead", res, res.header.Get("Location"))
 	}
 }

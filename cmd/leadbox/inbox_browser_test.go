@@ -153,6 +153,24 @@ func TestBrowserInbox(t *testing.T) {
 	}
 	checkPage(t, ctx, axe, "lead list")
 
+	// A link to a lead in a chat message, from another site: the browser
+	// leaves the SameSite=Strict cookie out of that navigation, and the
+	// inbox still opens the lead for the signed-in user.
+	leadURL := a.base + "/admin/leads/" + ids["Dev Patel"]
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(`data:text/html,<a id="go" href="`+leadURL+`">Dev's lead</a>`),
+		chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitVisible(chromedp.CSS("#status")),
+	); err != nil {
+		t.Fatalf("follow a link to a lead from another site: %v", err)
+	}
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != leadURL {
+		t.Errorf("a link from another site to %s ended at %q", leadURL, loc)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.base+"/admin"), chromedp.WaitVisible(chromedp.CSS("#q"))); err != nil {
+		t.Fatalf("back to the list: %v", err)
+	}
+
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS("#q"), "widgets"),
 		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
