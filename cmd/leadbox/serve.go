@@ -85,7 +85,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		background{"spam tallies", func(ctx context.Context) error {
 			spam.Run(ctx, 10*time.Second, func(err error) { log.Error("spam tallies", "err", err) })
 			return nil
-		}})
+		}},
+		background{"housekeeping", housekeeping(store, time.Hour, log)})
 }
 
 // newHTTPServer wraps handler with the timeouts and limits a public
