@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -39,7 +40,12 @@ type renderer struct {
 func newRenderer(fsys fs.FS, s site, log *slog.Logger, names ...string) (*renderer, error) {
 	r := &renderer{pages: make(map[string]*template.Template, len(names)), site: s, log: log}
 	for _, name := range names {
-		t, err := template.New(name).ParseFS(fsys, "pages/layout.html", "pages/"+name+".html")
+		layout := "pages/layout.html"
+		if strings.HasPrefix(name, "admin_") {
+			// The inbox has its own frame: navigation, a wider page.
+			layout = "pages/admin_layout.html"
+		}
+		t, err := template.New(name).ParseFS(fsys, layout, "pages/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}

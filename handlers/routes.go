@@ -27,6 +27,8 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 	get("/confirm/:token", confirmShow(d.Store, d.Now, rend))
 	r.POST("/confirm/:token", confirmSubmit(d.Store, d.Now, d.Log, rend))
 
+	addAdminRoutes(r, d, d.Store, rend)
+
 	get("/healthz", healthz())
 	get("/readyz", readyz(d.Store))
 	get("/assets/*file", serveAssets(assets))

@@ -31,6 +31,7 @@ type Store interface {
 	confirmWriter
 	leadRecorder
 	apiStore
+	adminStore
 }
 
 // SpamNoter counts a dropped submission (models.SpamLog does).
@@ -102,7 +103,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		policy.thirdParty = capt.provider.origin
 	}
 	rend, err := newRenderer(templates.FS, site{Company: d.Config.Company, PrivacyURL: d.Config.PrivacyURL}, d.Log,
-		"contact", "thanks", "error", "optout", "confirm")
+		"contact", "thanks", "error", "optout", "confirm", "admin_login", "admin_leads", "admin_lead", "admin_marketing", "admin_error")
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("LEADBOX_TRUSTED_PROXIES: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), policy.headers(), limitBody(MaxBodyBytes))
+	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), policy.headers(), adminHeaders(), limitBody(MaxBodyBytes))
 	addRoutes(r, d, rend, in, contactPolicy(cfg), assets)
 	return r, nil
 }
