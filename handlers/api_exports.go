@@ -17,7 +17,8 @@ type leadExporter interface {
 
 // leadsExport answers GET /api/v1/leads.csv: every lead matching the
 // list's filters, newest first, streamed row by row as storage reads them,
-// so that memory does not grow with the number of leads.
+// so that memory does not grow with the number of leads. The bytes are
+// the web inbox's download's (csv.go writes both).
 func leadsExport(store leadExporter, audit auditor, doubleOptIn bool, now func() time.Time, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		f, errs := parseExportQuery(c.Request.URL.RawQuery)
@@ -28,22 +29,13 @@ func leadsExport(store leadExporter, audit auditor, doubleOptIn bool, now func()
 		if !audit.read(c, auditLeadsExport, shapeTarget("leads", filterShape(f))) {
 			return
 		}
-		out := newCSVStream(c, "leads", now(),
-			"id", "created_at", "form", "name", "email", "phone", "company",
-			"message", "page_url", "status", "marketing_state", "marketing_since")
-		err := store.EachLead(c.Request.Context(), f, doubleOptIn, func(it models.LeadItem) error {
-			since := ""
-			if !it.Marketing.Since.IsZero() {
-				since = apiTime(it.Marketing.Since)
-			}
-			return out.row(it.PublicID, apiTime(it.CreatedAt), leadForm, it.Name, it.Email, it.Phone,
-				it.Company, it.Message, it.PageURL, it.Status, it.Marketing.State, since)
+		err := streamCSV(c, log, "leads", now(), leadsCSVHeader(), func(row func([]string) error) error {
+			return store.EachLead(c.Request.Context(), f, doubleOptIn, func(it models.LeadItem) error {
+				return row(leadsCSVRow(it))
+			})
 		})
-		if err == nil {
-			err = out.end()
-		}
 		if err != nil {
-			out.fail(log, err)
+			apiInternal(c, log, err)
 		}
 	}
 }
@@ -61,26 +53,13 @@ func marketingExport(store marketingLister, audit auditor, doubleOptIn bool, now
 		if !audit.read(c, auditMarketingExport, "marketing") {
 			return
 		}
-		out := newCSVStream(c, "marketing", now(),
-			"email", "name", "company", "locale", "consent_given_at", "consent_confirmed_at",
-			"consent_wording_sha256", "lead_id")
-		err := store.EachMarketingContact(c.Request.Context(), doubleOptIn, func(m models.MarketingContact) error {
-			confirmed := ""
-			if m.ConfirmedAt != nil {
-				confirmed = apiTime(*m.ConfirmedAt)
-			}
-			locale := m.Locale
-			if locale == "" {
-				locale = leadLocale
-			}
-			return out.row(m.Email, m.Name, m.Company, locale, apiTime(m.GivenAt), confirmed,
-				m.WordingSHA256, m.LeadPublicID)
+		err := streamCSV(c, log, "marketing", now(), marketingCSVHeader(), func(row func([]string) error) error {
+			return store.EachMarketingContact(c.Request.Context(), doubleOptIn, func(m models.MarketingContact) error {
+				return row(marketingCSVRow(m))
+			})
 		})
-		if err == nil {
-			err = out.end()
-		}
 		if err != nil {
-			out.fail(log, err)
+			apiInternal(c, log, err)
 		}
 	}
 }

@@ -60,7 +60,7 @@ func TestAPILeadsCSV(t *testing.T) {
 	const header = "\ufeffid,created_at,form,name,email,phone,company,message,page_url,status,marketing_state,marketing_since\r\n"
 	bobRow := bob + ",2026-12-01T10:30:00Z,contact,Bob,bob@example.org,,Acme Sp. z o.o.,Please call me about a quote.,,won,not_given,\r\n"
 	annRow := ann + `,2026-12-01T09:30:00Z,contact,"'=HYPERLINK(""http://evil.example"")",ann@example.com,'+48 (12) 345-67.89,'@acme,` +
-		`"'-2+3 is the price` + "\r\n" + `see ""quote"", please","https://www.example.com/p?a=1,2",new,pending,2026-12-01T09:30:00Z` + "\r\n"
+		`"'-2+3 is the price` + "\n" + `see ""quote"", please","https://www.example.com/p?a=1,2",new,pending,2026-12-01T09:30:00Z` + "\r\n"
 	checkCSV(t, app.api(t, http.MethodGet, "/api/v1/leads.csv", token, nil), "leads-2026-12-02.csv", header+bobRow+annRow)
 	checkCSV(t, app.api(t, http.MethodGet, "/api/v1/leads.csv?status=won&limit=1&cursor=x", token, nil), "leads-2026-12-02.csv", header+bobRow)
 	checkCSV(t, app.api(t, http.MethodGet, "/api/v1/leads.csv?marketing=given", token, nil), "leads-2026-12-02.csv", header)
@@ -147,22 +147,25 @@ func TestAPIReadsRefusedWithoutAudit(t *testing.T) {
 	}
 }
 
-// TestAPIExportCutShort: an export that fails before its first row is a
-// clean 500; one that fails after rows were sent is cut off, so the client
-// sees a broken download, never a file that looks complete.
+// TestAPIExportCutShort: an export that fails before anything went out is
+// a clean 500; one that fails after rows were sent is cut off, so the
+// client sees a broken download, never a file that looks complete.
 func TestAPIExportCutShort(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		after int
-	}{{"before the first row", 0}, {"after a row", 1}} {
+	}{
+		{"before the first row", 0},
+		{"while rows are still buffered", 10},
+		{"after rows were sent", 900}, // more than the writer's buffer and a batch
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestServer(t, withRateLimit(0),
+			app := newTestServer(t,
 				withStore(func(s *testStore) handlers.Store { return failingExports{testStore: s, streamFailsAfter: tc.after} }))
 			token := app.apiToken(t, "crm", models.RoleAdmin)
-			app.newLead(t, map[string]any{"email": "a@example.com"})
-			app.newLead(t, map[string]any{"email": "b@example.com"})
+			app.seedLeads(t, 1000)
 			req, _ := http.NewRequest(http.MethodGet, app.srv.URL+"/api/v1/leads.csv", nil)
 			req.Header.Set("Authorization", "Bearer "+token)
 			res, err := app.client.Do(req)
@@ -171,14 +174,15 @@ func TestAPIExportCutShort(t *testing.T) {
 			}
 			defer res.Body.Close()
 			body, err := io.ReadAll(res.Body)
-			if tc.after == 0 {
-				if err != nil || res.StatusCode != http.StatusInternalServerError || !strings.HasPrefix(string(body), `{"error":"internal"`) {
-					t.Errorf("got %d %q (read error %v), want a JSON 500", res.StatusCode, body, err)
+			if tc.after < 900 {
+				if err != nil || res.StatusCode != http.StatusInternalServerError || !strings.HasPrefix(string(body), `{"error":"internal"`) ||
+					res.Header.Get("Content-Disposition") != "" {
+					t.Errorf("got %d %.200q (read error %v), want a JSON 500", res.StatusCode, body, err)
 				}
 				return
 			}
 			if !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Errorf("reading the cut export: error %v, want unexpected EOF; got %d %q", err, res.StatusCode, body)
+				t.Errorf("reading the cut export: error %v, want unexpected EOF; got %d, %d bytes", err, res.StatusCode, len(body))
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"log/slog"
@@ -89,6 +90,9 @@ func TestCursor(t *testing.T) {
 	}
 }
 
+// TestCSVCell: the cells of both downloads, the API's and the inbox's:
+// formula-like cells defused, RFC 4180 quoting, line breaks kept as they
+// are.
 func TestCSVCell(t *testing.T) {
 	for in, want := range map[string]string{
 		"":             "",
@@ -98,17 +102,23 @@ func TestCSVCell(t *testing.T) {
 		"-2":           "'-2",
 		"@SUM(A1)":     "'@SUM(A1)",
 		"\tx":          "'\tx",
-		"\rx":          "'\rx",
+		"\rx":          "\"'\rx\"",
 		"a=b":          "a=b",
 		" =1":          " =1",
 		"'already":     "'already",
 		"\uff1dfull":   "\uff1dfull",
-		"2026-12-01Z":  "2026-12-01Z",
-		"ann@example":  "ann@example",
+		"a,b":          `"a,b"`,
+		`say "hi"`:     `"say ""hi"""`,
+		"=\"x\",y":     `"'=""x"",y"`,
+		"one\ntwo":     "\"one\ntwo\"",
 		"—dash (long)": "—dash (long)",
 	} {
-		if got := csvCell(in); got != want {
-			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
+		var b strings.Builder
+		w := bufio.NewWriter(&b)
+		writeCSVCell(w, in)
+		_ = w.Flush()
+		if got := b.String(); got != want {
+			t.Errorf("writeCSVCell(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -7,12 +7,9 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// Until leads record the form they came from and the language they were
-// written in, every lead is from the one form, "contact", in English.
-const (
-	leadForm   = "contact"
-	leadLocale = "en"
-)
+// leadLocale is every lead's language until leads record the one they
+// wrote in (the form, likewise, is leadFormKey's "contact").
+const leadLocale = "en"
 
 // leadJSON is a lead as the API shows it, field for field the contract's
 // list. It is built from named fields only, so the opt-out and confirm
@@ -61,7 +58,7 @@ func newLeadJSON(it models.LeadItem) leadJSON {
 	return leadJSON{
 		ID:        l.PublicID,
 		CreatedAt: apiTime(l.CreatedAt),
-		Form:      leadForm,
+		Form:      leadFormKey(l),
 		Name:      l.Name,
 		Email:     l.Email,
 		Phone:     l.Phone,

@@ -66,7 +66,14 @@ func streamCSV(c *gin.Context, log *slog.Logger, prefix string, now time.Time, h
 		return err
 	}
 	log.ErrorContext(c.Request.Context(), "CSV download cut short", "err", err, "request_id", requestID(c), "route", c.FullPath())
-	if conn, _, herr := f.rc.Hijack(); herr == nil {
+	// gin refuses to hand over a connection once a body was written (it
+	// guards websockets), so f.rc cannot hijack it; net/http's own writer
+	// beneath gin's can.
+	var w http.ResponseWriter = c.Writer
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		w = u.Unwrap()
+	}
+	if conn, _, herr := http.NewResponseController(w).Hijack(); herr == nil {
 		_ = conn.Close()
 	}
 	c.Abort()
