@@ -12,15 +12,12 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-// Audit actions of the API. Changes are audited by the store, in the
-// change's transaction (UpdateLead); these are the reads.
-const (
-	auditLeadsList       = "leads.list"
-	auditLeadRead        = "lead.read"
-	auditLeadsExport     = "leads.export"
-	auditMarketingExport = "marketing.export"
-	auditAuditRead       = "audit.read"
-)
+// actionAuditRead is the audit action of reading the audit log, which only
+// the API offers. Its other reads share the web inbox's actions
+// (actionLeadsList...), so a lead read is a lead read whichever door it
+// came through; changes are audited by the store, in the change's
+// transaction (UpdateLead).
+const actionAuditRead = "audit.read"
 
 // auditAppender appends to the audit log.
 type auditAppender interface {

@@ -66,7 +66,7 @@ func auditList(store auditReader, keys *secretKey, audit auditor, log *slog.Logg
 		if q.before > 0 {
 			target = "audit?cursor"
 		}
-		if !audit.read(c, auditAuditRead, target) {
+		if !audit.read(c, actionAuditRead, target) {
 			return
 		}
 		c.JSON(http.StatusOK, page)

@@ -26,7 +26,7 @@ func leadsExport(store leadExporter, audit auditor, doubleOptIn bool, now func()
 			apiValidation(c, errs)
 			return
 		}
-		if !audit.read(c, auditLeadsExport, shapeTarget("leads", filterShape(f))) {
+		if !audit.read(c, actionLeadsExport, shapeTarget("leads", filterShape(f))) {
 			return
 		}
 		err := streamCSV(c, log, "leads", now(), leadsCSVHeader(), func(row func([]string) error) error {
@@ -50,7 +50,7 @@ type marketingLister interface {
 // nobody else (storage applies the rule, models.MarketingOf).
 func marketingExport(store marketingLister, audit auditor, doubleOptIn bool, now func() time.Time, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !audit.read(c, auditMarketingExport, "marketing") {
+		if !audit.read(c, actionMarketingExport, "marketing") {
 			return
 		}
 		err := streamCSV(c, log, "marketing", now(), marketingCSVHeader(), func(row func([]string) error) error {

@@ -30,7 +30,7 @@ func leadShow(store leadReader, audit auditor, doubleOptIn bool, salesTo emailsT
 			apiInternal(c, log, err)
 			return
 		}
-		if !audit.read(c, auditLeadRead, models.LeadTarget(d.PublicID)) {
+		if !audit.read(c, actionLeadRead, models.LeadTarget(d.PublicID)) {
 			return
 		}
 		c.JSON(http.StatusOK, newLeadDetailJSON(d, salesTo))

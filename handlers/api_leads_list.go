@@ -61,7 +61,7 @@ func leadsList(store leadLister, keys *secretKey, audit auditor, doubleOptIn boo
 		if q.before > 0 {
 			shape = append(shape, "cursor")
 		}
-		if !audit.read(c, auditLeadsList, shapeTarget("leads", shape)) {
+		if !audit.read(c, actionLeadsList, shapeTarget("leads", shape)) {
 			return
 		}
 		c.JSON(http.StatusOK, page)
