@@ -93,6 +93,9 @@ type createReq struct {
 // leadStmts are the statements of one submission.
 type leadStmts struct {
 	lead, consent, outbox *sql.Stmt
+	// search writes the lead's text for the inbox's search (see
+	// searchText).
+	search *sql.Stmt
 	// confirmations counts a person's confirmation emails when the
 	// in-memory count cannot (see confirmIndex).
 	confirmations *sql.Stmt
@@ -108,6 +111,7 @@ const (
 		page_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content, status,
 		opt_out_token, confirm_token, confirm_expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	searchSQL  = `INSERT INTO lead_search (lead_id, text) VALUES (?, ?)`
 	consentSQL = `INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, ip, user_agent,
 		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// withdrawnAfterSQL asks withdrawnSinceSQL of a lead's submission.
@@ -137,7 +141,7 @@ func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCo
 		dst   **sql.Stmt
 		query string
 	}{
-		{&g.stmts.lead, leadSQL},
+		{&g.stmts.lead, leadSQL}, {&g.stmts.search, searchSQL},
 		{&g.stmts.consent, consentSQL}, {&g.stmts.outbox, outboxSQL},
 		{&g.stmts.confirmations, confirmationsSQL}, {&g.stmts.withdrawnAfter, withdrawnAfterSQL},
 	} {
@@ -220,7 +224,7 @@ func (g *groupCommitter) stop() {
 }
 
 func (g *groupCommitter) closeStmts() {
-	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.consent, g.stmts.outbox, g.stmts.confirmations, g.stmts.withdrawnAfter} {
+	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.search, g.stmts.consent, g.stmts.outbox, g.stmts.confirmations, g.stmts.withdrawnAfter} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -476,6 +480,7 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 	// prepared on it instead of preparing them again.
 	st := leadStmts{
 		lead:           tx.StmtContext(ctx, g.stmts.lead),
+		search:         tx.StmtContext(ctx, g.stmts.search),
 		consent:        tx.StmtContext(ctx, g.stmts.consent),
 		outbox:         tx.StmtContext(ctx, g.stmts.outbox),
 		confirmations:  tx.StmtContext(ctx, g.stmts.confirmations),
@@ -502,6 +507,9 @@ func (st leadStmts) insert(r *createReq) error {
 	}
 	if lead.ID, err = res.LastInsertId(); err != nil {
 		return err
+	}
+	if _, err := st.search.Exec(lead.ID, searchText(lead)); err != nil {
+		return fmt.Errorf("insert lead search text: %w", err)
 	}
 	consent.LeadID = &lead.ID
 	res, err = st.consent.Exec(consent.Subject, consent.Purpose, consent.At.UTC(), consent.Action, consent.Method,

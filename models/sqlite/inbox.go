@@ -45,8 +45,16 @@ func marketingFilter(state string, doubleOptIn bool) (string, error) {
 	return "", fmt.Errorf("no marketing state %q", state)
 }
 
-// likeEscaper makes a search term literal inside LIKE ... ESCAPE '\'.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+// searchText is what the inbox's search looks in: a lead's name, email,
+// company and message, folded, one per line (so that a search cannot
+// match across two of them).
+func searchText(l *models.Lead) string {
+	return fold(l.Name + "\n" + l.Email + "\n" + l.Company + "\n" + l.Message)
+}
+
+// fold makes text and search terms compare without regard to case, in
+// every alphabet (Zoë and ZOË, Łódź and ŁÓDŹ).
+func fold(s string) string { return strings.ToLower(s) }
 
 // leadsWhere turns a filter into SQL conditions on leads l. Forms and
 // spam are not kept yet: every lead is the contact form's and none is
@@ -56,7 +64,14 @@ func leadsWhere(f models.LeadFilter, doubleOptIn bool) (conds []string, args []a
 		return []string{"0"}, nil, nil
 	}
 	if f.Status != "" {
-		conds, args = append(conds, "l.status = ?"), append(args, f.Status)
+		// With a search, the unary + keeps SQLite from walking the status
+		// index (and every lead of a common status) instead of lead_search
+		// in order; see leadsQuery.
+		cond := "l.status = ?"
+		if strings.TrimSpace(f.Query) != "" {
+			cond = "+l.status = ?"
+		}
+		conds, args = append(conds, cond), append(args, f.Status)
 	}
 	if !f.Since.IsZero() {
 		conds, args = append(conds, "l.created_at >= ?"), append(args, f.Since.UTC())
@@ -64,12 +79,13 @@ func leadsWhere(f models.LeadFilter, doubleOptIn bool) (conds []string, args []a
 	if !f.Until.IsZero() {
 		conds, args = append(conds, "l.created_at < ?"), append(args, f.Until.UTC())
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		// LIKE folds ASCII letters only; an index cannot serve a
-		// substring, so this scans newest first until the page is full.
-		like := "%" + likeEscaper.Replace(q) + "%"
-		conds = append(conds, `(l.name LIKE ? ESCAPE '\' OR l.email LIKE ? ESCAPE '\' OR l.company LIKE ? ESCAPE '\' OR l.message LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like, like)
+	if q := fold(strings.TrimSpace(f.Query)); strings.Contains(q, "\n") {
+		conds = append(conds, "0") // the line break separates fields in searchText
+	} else if q != "" {
+		// A substring cannot use an index: this scans the narrow
+		// lead_search rows newest first until the page is full.
+		conds = append(conds, "instr(s.text, ?) > 0")
+		args = append(args, q)
 	}
 	if f.Marketing != "" {
 		cond, err := marketingFilter(f.Marketing, doubleOptIn)
@@ -91,14 +107,11 @@ func (s *Store) Leads(ctx context.Context, f models.LeadFilter, before int64, li
 	if err != nil {
 		return nil, fmt.Errorf("list leads: %w", err)
 	}
+	query, order := leadsQuery(f, conds, before > 0)
 	if before > 0 {
-		conds, args = append(conds, "l.id < ?"), append(args, before)
+		args = append(args, before)
 	}
-	query := "SELECT " + leadColumns + " FROM leads l"
-	if len(conds) > 0 {
-		query += " WHERE " + strings.Join(conds, " AND ")
-	}
-	rows, err := s.r.WithContext(ctx).Raw(query+" ORDER BY l.id DESC LIMIT ?", append(args, limit)...).Rows()
+	rows, err := s.r.WithContext(ctx).Raw(query+" ORDER BY "+order+" DESC LIMIT ?", append(args, limit)...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("list leads: %w", err)
 	}
@@ -115,6 +128,25 @@ func (s *Store) Leads(ctx context.Context, f models.LeadFilter, before int64, li
 		return nil, fmt.Errorf("list leads: %w", err)
 	}
 	return s.withMarketing(ctx, leads, doubleOptIn)
+}
+
+// leadsQuery is the SELECT of a page of leads with conds (and, with
+// keyset, a row id bound as the last argument), and the column to order
+// it by. A search is driven by lead_search newest first, each match's lead
+// found by its primary key: ordering by the leads' own id would make
+// SQLite walk the wide leads rows instead.
+func leadsQuery(f models.LeadFilter, conds []string, keyset bool) (query, order string) {
+	query, order = "SELECT "+leadColumns+" FROM leads l", "l.id"
+	if strings.TrimSpace(f.Query) != "" {
+		query, order = "SELECT "+leadColumns+" FROM lead_search s JOIN leads l ON l.id = s.lead_id", "s.lead_id"
+	}
+	if keyset {
+		conds = append(conds, order+" < ?")
+	}
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
+	}
+	return query, order
 }
 
 // leadColumns and scanLead read a lead by hand: an export reads every lead

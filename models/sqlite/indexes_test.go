@@ -127,3 +127,37 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 		})
 	}
 }
+
+// TestSearchScansTheNarrowTable: the inbox's search reads lead_search
+// newest first and each match's lead by its primary key, never the wide
+// leads rows one by one.
+func TestSearchScansTheNarrowTable(t *testing.T) {
+	s := newStore(t)
+	for _, keyset := range []bool{false, true} {
+		f := models.LeadFilter{Query: "zebra", Status: models.LeadNew}
+		conds, args, err := leadsWhere(f, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		query, order := leadsQuery(f, conds, keyset)
+		if keyset {
+			args = append(args, 1000)
+		}
+		var plan []struct {
+			ID, Parent, Notused int
+			Detail              string
+		}
+		if err := s.w.Raw("EXPLAIN QUERY PLAN "+query+" ORDER BY "+order+" DESC LIMIT 50", args...).Scan(&plan).Error; err != nil {
+			t.Fatal(err)
+		}
+		var all []string
+		for _, p := range plan {
+			all = append(all, p.Detail)
+		}
+		got := strings.Join(all, "\n")
+		walksSearch := strings.Contains(got, "SCAN s") || strings.Contains(got, "SEARCH s USING INTEGER PRIMARY KEY (rowid<?)")
+		if !walksSearch || !strings.Contains(got, "SEARCH l USING INTEGER PRIMARY KEY") || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("keyset %v: plan\n%s\nwant lead_search scanned in order and leads found by id", keyset, got)
+		}
+	}
+}

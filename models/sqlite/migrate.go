@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -26,6 +27,7 @@ var migrations = []migration{
 	{1, "baseline: leads, consent ledger, outbox, spam tallies, settings", baseline},
 	{2, "access: users, API tokens, sessions, sign-in failures, audit log", accessSchema},
 	{3, "inbox: a lead's status and history; outbox rows found by lead", inboxSchema},
+	{4, "inbox search: each lead's text, folded, in a narrow table", searchSchema},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer release than
@@ -303,3 +305,45 @@ func inboxSchema(tx *gorm.DB) error {
 	}
 	return nil
 }
+
+// searchSchema keeps each lead's searchable text (searchText) in a table
+// of its own: a search for a substring cannot use an index, and scanning
+// these short rows instead of the wide leads rows is what keeps a search
+// that matches nothing within the inbox's budget on a million leads. The
+// text is folded by Go (full Unicode case folding, which SQLite's lower()
+// does not do), so the leads already stored are folded here, in batches.
+func searchSchema(tx *gorm.DB) error {
+	if err := tx.Exec(`CREATE TABLE lead_search (
+		lead_id INTEGER PRIMARY KEY REFERENCES leads (id) ON DELETE CASCADE,
+		text TEXT NOT NULL)`).Error; err != nil {
+		return err
+	}
+	var after int64
+	for {
+		var batch []models.Lead
+		if err := tx.Select("id, name, email, company, message").Where("id > ?", after).
+			Order("id").Limit(searchBatch).Find(&batch).Error; err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		// One statement per batch: GORM binds a statement to the
+		// transaction for every Exec and keeps each until the commit, so
+		// a row at a time held a million of them in memory.
+		values := make([]string, len(batch))
+		args := make([]any, 0, 2*len(batch))
+		for i := range batch {
+			values[i] = "(?, ?)"
+			args = append(args, batch[i].ID, searchText(&batch[i]))
+		}
+		if err := tx.Exec("INSERT INTO lead_search (lead_id, text) VALUES "+strings.Join(values, ", "), args...).Error; err != nil {
+			return err
+		}
+		after = batch[len(batch)-1].ID
+	}
+}
+
+// searchBatch is how many leads searchSchema folds per statement (two
+// variables each, well under SQLite's limit of 32766).
+const searchBatch = 1000

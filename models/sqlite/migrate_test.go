@@ -135,6 +135,11 @@ func TestPreviousReleaseOpensAndUpgrades(t *testing.T) {
 			t.Errorf("MarketingStateOf(%s) = %q, %v; want %q", subject, got, err, want)
 		}
 	}
+	// Its leads are found by the inbox's search (their text was folded
+	// into lead_search by the migration).
+	if found, err := old.Leads(ctx, models.LeadFilter{Query: "MOBILE APP"}, 0, 10, true); err != nil || len(found) != 1 || found[0].Name != "Ada Example" {
+		t.Errorf("search of an upgraded database: %d leads, %v; want Ada's", len(found), err)
+	}
 	// The ledger stays append-only, and new leads go in after the old.
 	if err := old.w.Exec("DELETE FROM consent_events").Error; err == nil {
 		t.Error("deleting consent events of an upgraded database succeeded")

@@ -312,3 +312,28 @@ func testMarketingContacts(t *testing.T, e Engine) {
 		t.Errorf("single opt-in export: %v, want Ann and Bob (Cy withdrew)", emails)
 	}
 }
+
+// testInboxSearchFoldsCase: the search ignores case in every alphabet,
+// and finds a lead by any of its four fields, but not across two.
+func testInboxSearchFoldsCase(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	sub := NewSubmission(t, s, "zoe@example.com")
+	sub.Lead.Name, sub.Lead.Company, sub.Lead.Message = "Zoë Żółć", "Łódź Software", "Wycena aplikacji"
+	create(t, s, sub, models.Guards{})
+	for q, want := range map[string]int{
+		"ZOË":             1,
+		"żółć":            1,
+		"ŁÓDŹ":            1,
+		"WYCENA":          1,
+		"ZOE@EXAMPLE":     1,
+		"żółć\nzoe":       0, // across the name and the address
+		"software wycena": 0, // across the company and the message
+		"%":               0,
+	} {
+		got, err := s.Leads(ctx, models.LeadFilter{Query: q}, 0, 10, true)
+		if err != nil || len(got) != want {
+			t.Errorf("q=%q: %d leads, %v; want %d", q, len(got), err, want)
+		}
+	}
+}

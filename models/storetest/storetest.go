@@ -65,6 +65,7 @@ func Run(t *testing.T, e Engine) {
 		{"InboxMarketingAgrees", testInboxMarketingAgrees},
 		{"InboxDetailAndUpdate", testInboxDetailAndUpdate},
 		{"MarketingContacts", testMarketingContacts},
+		{"InboxSearchFoldsCase", testInboxSearchFoldsCase},
 		{"Users", testUsers},
 		{"RemoveUserEndsSessions", testRemoveUserEndsSessions},
 		{"Tokens", testTokens},
