@@ -214,8 +214,14 @@ func TestFailedMigrationChangesNothing(t *testing.T) {
 	}
 }
 
-func TestSimultaneousFirstStarts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "new.db")
+// TestSimultaneousUpgrades: processes opening one database at once (a
+// server upgrading it while an operator's command opens it) take turns on
+// the migrations, and each step is applied once. A new file is created by
+// `leadbox serve` alone (one per database, and sub-commands never create
+// one), so the race starts from an existing database of an earlier
+// release.
+func TestSimultaneousUpgrades(t *testing.T) {
+	path := baselineFile(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -230,7 +236,7 @@ func TestSimultaneousFirstStarts(t *testing.T) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("Open %d of one new file: %v", i, err)
+			t.Errorf("Open %d of one database at once: %v", i, err)
 		}
 	}
 	s, err := Open(context.Background(), path)
