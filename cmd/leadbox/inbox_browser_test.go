@@ -174,10 +174,16 @@ func TestBrowserInbox(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS("#q"), "widgets"),
 		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("ol.leads")),
 	); err != nil {
 		t.Fatalf("search: %v", err)
 	}
+	// The list page before the search has an ol.leads too: wait for the
+	// answer to the search itself.
+	waitUntil(t, "the search's answer has loaded", 10*time.Second, func() bool {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+			`location.search.includes('q=widgets') && document.readyState === 'complete' && !!document.querySelector('ol.leads')`))
+		return err == nil && ok
+	})
 	names, _ = chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('ol.leads .name')].map(a => a.textContent)`))
 	if len(names) != 1 || names[0] != "Ann Example" {
 		t.Errorf("a search for widgets shows %q, want Ann Example", names)
