@@ -74,15 +74,20 @@ func TestBrowserSubmitsTheHostedForm(t *testing.T) {
 		t.Fatalf("marketing box after one click: checked %v, %v; want ticked (it starts unticked)", checked, err)
 	}
 	time.Sleep(humanPause)
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("h1")),
-	); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[type=submit]`))); err != nil {
 		t.Fatalf("sending the form: %v", err)
 	}
-	loc, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil || !strings.HasSuffix(loc, "/contact/thanks") {
-		t.Fatalf("after sending, the browser is at %q (%v), want the thank-you page", loc, err)
+	// The form page has an h1 too: wait for the navigation itself.
+	var loc string
+	waitUntil(t, "the browser has left the form", 10*time.Second, func() bool {
+		loc, err = chromedp.Run(ctx, chromedp.Location())
+		return err == nil && !strings.Contains(loc, "/contact?")
+	})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+		t.Fatalf("the page after sending: %v", err)
+	}
+	if !strings.HasSuffix(loc, "/contact/thanks") {
+		t.Fatalf("after sending, the browser is at %q, want the thank-you page", loc)
 	}
 	heading, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
 	if !strings.Contains(heading, "Thank you") {
