@@ -294,15 +294,19 @@ func (s *Store) UpdateLead(ctx context.Context, publicID string, ch models.LeadC
 // marketingContactsSQL finds, for every person, their latest decisive
 // consent event; those that stand as "given" now (confirmed, with double
 // opt-in) are joined to the submission that gave the consent, its lead and
-// wording. Newest decision first.
+// wording: the "given" event itself, or, for a confirmation, the "given"
+// of the lead whose link was confirmed (a person who ticked the box twice
+// may confirm the first email, and the proof is that one's wording).
+// Newest decision first.
 const marketingContactsSQL = `WITH latest AS (
 		SELECT subject, max(id) AS id FROM consent_events
 		WHERE purpose = ? AND action IN ('given', 'confirmed', 'withdrawn')
 		GROUP BY subject)
 	SELECT l.email, d.action, d.at, g.at, l.name, l.company, l.public_id, t.hash
 	FROM latest JOIN consent_events d ON d.id = latest.id
-	JOIN consent_events g ON g.id = (SELECT max(x.id) FROM consent_events x
-		WHERE x.subject = d.subject AND x.purpose = d.purpose AND x.action = 'given' AND x.id <= d.id)
+	JOIN consent_events g ON g.id = CASE WHEN d.action = 'given' THEN d.id
+		ELSE (SELECT max(x.id) FROM consent_events x WHERE x.lead_id = d.lead_id
+			AND x.subject = d.subject AND x.purpose = d.purpose AND x.action = 'given' AND x.id < d.id) END
 	JOIN leads l ON l.id = g.lead_id
 	LEFT JOIN consent_texts t ON t.id = g.consent_text_id
 	WHERE d.action IN (?)

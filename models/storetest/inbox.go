@@ -337,3 +337,38 @@ func testInboxSearchFoldsCase(t *testing.T, e Engine) {
 		}
 	}
 }
+
+// testMarketingContactProvesTheConfirmedConsent: a person who ticked the
+// box twice, under two wordings, and confirmed the first email is
+// exported with the first submission's lead, wording and time: the consent
+// that was confirmed, not the later one.
+func testMarketingContactProvesTheConfirmedConsent(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	ctA, errA := s.ConsentTextVersion(ctx, "wording A")
+	ctB, errB := s.ConsentTextVersion(ctx, "wording B")
+	if err := errors.Join(errA, errB); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	first := NewSubmission(t, s, "ann@example.com").at(t0)
+	first.Consent.ConsentTextID = &ctA.ID
+	second := NewSubmission(t, s, "ann@example.com").at(t0.Add(time.Hour))
+	second.Consent.ConsentTextID, second.Lead.Message = &ctB.ID, "Again."
+	create(t, s, first, models.Guards{})
+	create(t, s, second, models.Guards{})
+	if done, err := s.Confirm(ctx, *first.Lead, models.ConsentEvent{At: t0.Add(2 * time.Hour), Method: models.MethodConfirmLink}); !done || err != nil {
+		t.Fatalf("confirm the first email: %v, %v", done, err)
+	}
+	var rows []models.MarketingContact
+	if err := s.EachMarketingContact(ctx, true, func(c models.MarketingContact) error { rows = append(rows, c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 {
+		t.Fatalf("export %+v, want Ann once", rows)
+	}
+	if c := rows[0]; c.LeadPublicID != first.Lead.PublicID || c.WordingSHA256 != ctA.Hash || !c.GivenAt.Equal(t0) {
+		t.Errorf("Ann's row proves lead %s, wording %.12s, given %v; want the confirmed consent: lead %s, wording A, given %v",
+			c.LeadPublicID, c.WordingSHA256, c.GivenAt, first.Lead.PublicID, t0)
+	}
+}
