@@ -32,8 +32,8 @@ type Store interface {
 	SessionByID(ctx context.Context, id string, now time.Time) (models.Session, models.User, error)
 	TouchSession(ctx context.Context, id string, now time.Time) error
 	EndSession(ctx context.Context, id string) error
-	AddSignInFailure(ctx context.Context, at time.Time, keys ...string) error
-	SignInFailures(ctx context.Context, key string, since time.Time) (int, error)
+	ReserveSignIn(ctx context.Context, at time.Time, keys ...string) (reserved []int64, allowed bool, err error)
+	ForgetSignIn(ctx context.Context, reserved []int64) error
 	Secret(ctx context.Context, name string) ([]byte, error)
 }
 
@@ -124,15 +124,16 @@ func (a *Authenticator) SignIn(ctx context.Context, email, password, ip string) 
 	if err != nil {
 		return "", Principal{}, fmt.Errorf("sign in: %w", err)
 	}
-	keys := []string{AccountKey(secret, email), ClientKey(ip)}
-	for _, k := range keys {
-		n, err := a.store.SignInFailures(ctx, k, now.Add(-models.SignInWindow))
-		if err != nil {
-			return "", Principal{}, fmt.Errorf("sign in: %w", err)
-		}
-		if n >= models.MaxSignInFailures {
-			return "", Principal{}, ErrThrottled
-		}
+	// The attempt counts as a failure before its password is checked, in
+	// the same transaction as the count: otherwise a burst of guesses sent
+	// at once would all be checked before the first failure was recorded.
+	// A right password takes it back.
+	reserved, allowed, err := a.store.ReserveSignIn(ctx, now, AccountKey(secret, email), ClientKey(ip))
+	if err != nil {
+		return "", Principal{}, fmt.Errorf("sign in: %w", err)
+	}
+	if !allowed {
+		return "", Principal{}, ErrThrottled
 	}
 	u, err := a.store.UserByEmail(ctx, models.NormalizeEmail(email))
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
@@ -143,10 +144,10 @@ func (a *Authenticator) SignIn(ctx context.Context, email, password, ip string) 
 		return "", Principal{}, err
 	}
 	if !ok {
-		if err := a.store.AddSignInFailure(ctx, now, keys...); err != nil {
-			return "", Principal{}, fmt.Errorf("sign in: %w", err)
-		}
-		return "", Principal{}, ErrBadCredentials
+		return "", Principal{}, ErrBadCredentials // the reserved failure stands
+	}
+	if err := a.store.ForgetSignIn(ctx, reserved); err != nil {
+		return "", Principal{}, fmt.Errorf("sign in: %w", err)
 	}
 	cookie, id := NewSession()
 	if err := a.store.CreateSession(ctx, models.Session{ID: id, UserID: u.ID, CreatedAt: now, LastSeenAt: now}); err != nil {

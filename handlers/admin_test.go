@@ -3,11 +3,14 @@ package handlers_test
 import (
 	"context"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -491,5 +494,59 @@ func TestInboxLinkFromElsewhere(t *testing.T) {
 	u.header.Set("Sec-Fetch-Site", "same-origin")
 	if res := u.get(t, path); res.status != http.StatusSeeOther || res.header.Get("Location") != "/admin/leads/"+lead.PublicID {
 		t.Errorf("sign-in page reloaded with a session: %v, Location %q; want 303 to the lead", res, res.header.Get("Location"))
+	}
+}
+
+// TestInboxSignInBurst: guesses sent all at once, before any failure is
+// recorded, are limited like guesses sent one by one: at most
+// models.MaxSignInFailures passwords are checked for one account in the
+// window (the right one among them only if it came early), and the rest
+// are refused unchecked.
+func TestInboxSignInBurst(t *testing.T) {
+	app := newTestServer(t)
+	app.addInboxUser(t, "sales@example.com", models.RoleSales)
+	u := app.visitor()
+	token := csrfOf(t, u.get(t, "/admin/login").body)
+	cookie := "leadbox_signin=" + u.cookies["leadbox_signin"]
+
+	const n = 60
+	codes := make([]int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		password := "a wrong guess, number " + strconv.Itoa(i)
+		if i == n-1 {
+			password = inboxPassword // the attacker's last guess happens to be right
+		}
+		body := url.Values{"email": {"sales@example.com"}, "password": {password}, "csrf": {token}}.Encode()
+		wg.Go(func() {
+			req, err := http.NewRequest(http.MethodPost, app.srv.URL+"/admin/login", strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Cookie", cookie)
+			<-start
+			res, err := app.client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			codes[i] = res.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	checked := count[http.StatusUnauthorized] + count[http.StatusSeeOther]
+	if checked > models.MaxSignInFailures || count[http.StatusTooManyRequests] != n-checked {
+		t.Errorf("answers %v: want at most %d passwords checked (401, or 303 for the right one) and the rest refused unchecked (429)",
+			count, models.MaxSignInFailures)
 	}
 }

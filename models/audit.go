@@ -168,5 +168,27 @@ func (v *AuditVerifier) fail(id int64, problem string) {
 	v.check.FirstBad, v.check.Problem = id, problem
 }
 
+// End checks, once every entry was added, that the log ends where its
+// recorded head says: a hash chain alone cannot show that its newest
+// entries were deleted, since what is left is still a chain. headID is 0
+// when no head was recorded.
+func (v *AuditVerifier) End(headID int64, headHash string) {
+	if !v.check.Intact() {
+		return
+	}
+	var lastID int64
+	if v.prev != nil {
+		lastID = v.prev.ID
+	}
+	switch {
+	case lastID < headID:
+		v.fail(lastID+1, fmt.Sprintf("the log ends at entry %d, but entries up to %d were written (the newest were deleted)", lastID, headID))
+	case lastID > headID:
+		v.fail(headID+1, fmt.Sprintf("entries after %d were not written by Leadbox (the log's recorded end is %d)", headID, headID))
+	case lastID > 0 && v.prev.Hash != headHash:
+		v.fail(lastID, "it is not the entry recorded as the log's end (the end was rewritten)")
+	}
+}
+
 // Result returns what the entries added so far show.
 func (v *AuditVerifier) Result() AuditCheck { return v.check }

@@ -181,10 +181,17 @@ type AccessStore interface {
 	// many.
 	PurgeSessions(ctx context.Context, now time.Time) (int64, error)
 
-	// AddSignInFailure records one failed sign-in at at under each of
-	// keys (the account's and the client's), and forgets failures older
-	// than SignInWindow before at.
-	AddSignInFailure(ctx context.Context, at time.Time, keys ...string) error
+	// ReserveSignIn counts a sign-in attempt made at at as a failure under
+	// each of keys (the account's and the client's) before its password
+	// is checked, unless a key already has MaxSignInFailures within
+	// SignInWindow: then allowed is false and nothing is recorded. Count
+	// and record are one transaction, so attempts made at the same moment
+	// cannot all pass the count. Failures older than the window are
+	// forgotten.
+	ReserveSignIn(ctx context.Context, at time.Time, keys ...string) (reserved []int64, allowed bool, err error)
+	// ForgetSignIn deletes what ReserveSignIn recorded for an attempt that
+	// turned out right.
+	ForgetSignIn(ctx context.Context, reserved []int64) error
 	// SignInFailures counts the failures recorded under key after since.
 	SignInFailures(ctx context.Context, key string, since time.Time) (int, error)
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -222,25 +224,53 @@ type signInFailure struct {
 
 func (signInFailure) TableName() string { return "sign_in_failures" }
 
-// AddSignInFailure records a failed sign-in under each key and forgets
-// the failures that no longer count, in one transaction.
-func (s *Store) AddSignInFailure(ctx context.Context, at time.Time, keys ...string) error {
+// ReserveSignIn counts and records an attempt in one write transaction:
+// the writer's transactions begin IMMEDIATE (the DSN's _txlock), so no
+// other attempt, in this process or another, counts between the two.
+func (s *Store) ReserveSignIn(ctx context.Context, at time.Time, keys ...string) (reserved []int64, allowed bool, err error) {
 	at = at.UTC()
-	rows := make([]signInFailure, len(keys))
-	for i, k := range keys {
-		rows[i] = signInFailure{Key: k, At: at}
-	}
-	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("at <= ?", at.Add(-models.SignInWindow)).Delete(&signInFailure{}).Error; err != nil {
 			return err
 		}
-		if len(rows) == 0 {
+		for _, k := range keys {
+			var n int64
+			if err := tx.Model(&signInFailure{}).Where("key = ? AND at > ?", k, at.Add(-models.SignInWindow)).Count(&n).Error; err != nil {
+				return err
+			}
+			if n >= models.MaxSignInFailures {
+				return nil // allowed stays false; nothing is recorded
+			}
+		}
+		allowed = true
+		if len(keys) == 0 {
 			return nil
 		}
-		return tx.Create(&rows).Error
+		rows := make([]signInFailure, len(keys))
+		for i, k := range keys {
+			rows[i] = signInFailure{Key: k, At: at}
+		}
+		if err := tx.Create(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			reserved = append(reserved, r.ID)
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record failed sign-in: %w", err)
+		return nil, false, fmt.Errorf("count sign-in attempts: %w", err)
+	}
+	return reserved, allowed, nil
+}
+
+// ForgetSignIn deletes the failures reserved for an attempt that was right.
+func (s *Store) ForgetSignIn(ctx context.Context, reserved []int64) error {
+	if len(reserved) == 0 {
+		return nil
+	}
+	if err := s.w.WithContext(ctx).Where("id IN ?", reserved).Delete(&signInFailure{}).Error; err != nil {
+		return fmt.Errorf("forget a right sign-in: %w", err)
 	}
 	return nil
 }
@@ -279,7 +309,36 @@ func appendAudit(tx *gorm.DB, e *models.AuditEntry) error {
 	default:
 		e.Seal(&last)
 	}
-	return tx.Create(e).Error
+	if err := tx.Create(e).Error; err != nil {
+		return err
+	}
+	// The head, in the same transaction: VerifyAudit finds the newest
+	// entries deleted by comparing the log's end with it.
+	head := fmt.Sprintf("%d:%s", e.ID, e.Hash)
+	return tx.Exec(`INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, auditHeadSetting, []byte(head)).Error
+}
+
+// auditHeadSetting names the setting that records the audit log's newest
+// entry, as "id:hash".
+const auditHeadSetting = "audit_head"
+
+// auditHead reads the recorded head of the audit log (0, "" when none).
+func auditHead(db *gorm.DB) (int64, string, error) {
+	var st Setting
+	err := db.Where("name = ?", auditHeadSetting).Take(&st).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	idText, hash, ok := strings.Cut(string(st.Value), ":")
+	id, perr := strconv.ParseInt(idText, 10, 64)
+	if !ok || perr != nil {
+		return 0, "", fmt.Errorf("the recorded head of the audit log is unreadable: %q", st.Value)
+	}
+	return id, hash, nil
 }
 
 // AuditLog returns up to limit entries below before, newest first.
@@ -302,7 +361,18 @@ func (s *Store) AuditLog(ctx context.Context, before int64, limit int) ([]models
 // check; memory does not grow with the log.
 func (s *Store) VerifyAudit(ctx context.Context) (models.AuditCheck, error) {
 	var v models.AuditVerifier
-	db := s.r.WithContext(ctx)
+	// One read transaction, so that the head and the entries are the same
+	// moment's, whatever is appended meanwhile.
+	tx := s.r.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return models.AuditCheck{}, fmt.Errorf("verify the audit log: %w", tx.Error)
+	}
+	defer tx.Rollback()
+	headID, headHash, err := auditHead(tx)
+	if err != nil {
+		return models.AuditCheck{}, fmt.Errorf("verify the audit log: %w", err)
+	}
+	db := tx
 	rows, err := db.Model(&models.AuditEntry{}).Order("id").Rows()
 	if err != nil {
 		return models.AuditCheck{}, fmt.Errorf("verify the audit log: %w", err)
@@ -320,5 +390,6 @@ func (s *Store) VerifyAudit(ctx context.Context) (models.AuditCheck, error) {
 	if err := rows.Err(); err != nil {
 		return models.AuditCheck{}, fmt.Errorf("verify the audit log: %w", err)
 	}
+	v.End(headID, headHash)
 	return v.Result(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,14 +287,16 @@ func testSignInFailures(t *testing.T, e Engine) {
 	ctx := context.Background()
 	s := e.Open(t)
 	const account, client = "account:4f2a", "ip:192.0.2.7"
-	for _, m := range []time.Duration{0, 5, 10} {
-		if err := s.AddSignInFailure(ctx, t0.Add(m*time.Minute), account, client); err != nil {
-			t.Fatalf("AddSignInFailure: %v", err)
+	fail := func(at time.Time, keys ...string) {
+		t.Helper()
+		if _, allowed, err := s.ReserveSignIn(ctx, at, keys...); err != nil || !allowed {
+			t.Fatalf("ReserveSignIn = %v, %v; want an attempt allowed and counted", allowed, err)
 		}
 	}
-	if err := s.AddSignInFailure(ctx, t0.Add(11*time.Minute), "ip:198.51.100.1"); err != nil {
-		t.Fatal(err)
+	for _, m := range []time.Duration{0, 5, 10} {
+		fail(t0.Add(m*time.Minute), account, client)
 	}
+	fail(t0.Add(11*time.Minute), "ip:198.51.100.1")
 	count := func(key string, now time.Time) int {
 		t.Helper()
 		n, err := s.SignInFailures(ctx, key, now.Add(-models.SignInWindow))
@@ -320,11 +323,52 @@ func testSignInFailures(t *testing.T, e Engine) {
 	}
 	// A new failure forgets those that no longer count, so the table
 	// holds minutes of failures, not years.
-	if err := s.AddSignInFailure(ctx, t0.Add(time.Hour), account); err != nil {
-		t.Fatal(err)
-	}
+	fail(t0.Add(time.Hour), account)
 	if n := rows(t, e, s, "sign_in_failures"); n != 1 {
 		t.Errorf("%d failure rows kept after an hour, want only the new one", n)
+	}
+
+	// A right password takes its attempt back.
+	reserved, _, err := s.ReserveSignIn(ctx, t0.Add(time.Hour), account, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ForgetSignIn(ctx, reserved); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(account, t0.Add(time.Hour)); got != 1 {
+		t.Errorf("after a right attempt, %d failures of the account, want the 1 before it", got)
+	}
+}
+
+// testSignInBurst: attempts made at the same moment cannot all pass the
+// count: at most MaxSignInFailures of a burst are allowed, for the account
+// and for the client alike, and the refused ones record nothing.
+func testSignInBurst(t *testing.T, e Engine) {
+	t0 := at0()
+	ctx := context.Background()
+	s := e.Open(t)
+	const n = 40
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			// One account from many clients, as a botnet would.
+			_, ok, err := s.ReserveSignIn(ctx, t0, "account:victim", fmt.Sprintf("ip:192.0.2.%d", i))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != models.MaxSignInFailures {
+		t.Errorf("%d of %d simultaneous attempts allowed for one account, want %d", got, n, models.MaxSignInFailures)
+	}
+	if n := rows(t, e, s, "sign_in_failures", "key = ?", "account:victim"); n != models.MaxSignInFailures {
+		t.Errorf("%d failures recorded for the account, want %d (refused attempts record nothing)", n, models.MaxSignInFailures)
 	}
 }
 
@@ -466,6 +510,23 @@ func testAuditTampering(t *testing.T, e Engine) {
 		{"the first entry deleted", func(t *testing.T, s models.Store, _ []models.AuditEntry) error {
 			return e.DB(s).Exec("DELETE FROM audit_log WHERE id = 1").Error
 		}, 2},
+		// What is left after the newest entries go is still a chain: the
+		// recorded end of the log tells.
+		{"the newest entry deleted", func(t *testing.T, s models.Store, _ []models.AuditEntry) error {
+			return e.DB(s).Exec("DELETE FROM audit_log WHERE id = 5").Error
+		}, 5},
+		{"the newest two deleted", func(t *testing.T, s models.Store, _ []models.AuditEntry) error {
+			return e.DB(s).Exec("DELETE FROM audit_log WHERE id >= 4").Error
+		}, 4},
+		{"every entry deleted", func(t *testing.T, s models.Store, _ []models.AuditEntry) error {
+			return e.DB(s).Exec("DELETE FROM audit_log").Error
+		}, 1},
+		{"an entry forged at the end", func(t *testing.T, s models.Store, es []models.AuditEntry) error {
+			forged := models.Origin{Actor: "someone", At: es[4].At}.Entry("lead.read", "lead:x")
+			forged.ID = 6
+			forged.Seal(&es[4])
+			return e.DB(s).Create(&forged).Error
+		}, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
