@@ -28,6 +28,7 @@ var migrations = []migration{
 	{2, "access: users, API tokens, sessions, sign-in failures, audit log", accessSchema},
 	{3, "inbox: a lead's status and history; outbox rows found by lead", inboxSchema},
 	{4, "inbox search: each lead's text, folded, in a narrow table", searchSchema},
+	{5, "fill in the person key of leads stored before it existed", fillEmailKeys},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer release than
@@ -347,3 +348,30 @@ func searchSchema(tx *gorm.DB) error {
 // searchBatch is how many leads searchSchema folds per statement (two
 // variables each, well under SQLite's limit of 32766).
 const searchBatch = 1000
+
+// fillEmailKeys gives the leads of the earliest releases, stored before
+// leads.email_key existed (the baseline added it empty), the key of their
+// person (models.NormalizeEmail, which SQL cannot compute), so that the
+// inbox finds their marketing state. A batch is one statement.
+func fillEmailKeys(tx *gorm.DB) error {
+	for {
+		var batch []models.Lead
+		if err := tx.Select("id, email").Where("email_key = ''").Order("id").Limit(searchBatch).Find(&batch).Error; err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		values := make([]string, len(batch))
+		args := make([]any, 0, 2*len(batch))
+		for i, l := range batch {
+			values[i] = "(?, ?)"
+			args = append(args, l.ID, models.NormalizeEmail(l.Email))
+		}
+		err := tx.Exec(`WITH v (id, k) AS (VALUES `+strings.Join(values, ", ")+`)
+			UPDATE leads SET email_key = (SELECT k FROM v WHERE v.id = leads.id) WHERE id IN (SELECT id FROM v)`, args...).Error
+		if err != nil {
+			return err
+		}
+	}
+}

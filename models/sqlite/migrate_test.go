@@ -394,3 +394,29 @@ func TestFastPathWritesEveryColumn(t *testing.T) {
 		sameColumns(t, &got, &out[i])
 	}
 }
+
+// TestEarliestLeadsGetTheirPersonKey: leads stored by the first releases,
+// before leads.email_key, get it filled in, so the inbox knows whose
+// consent they carry.
+func TestEarliestLeadsGetTheirPersonKey(t *testing.T) {
+	ctx := context.Background()
+	path := baselineFile(t,
+		`INSERT INTO leads (public_id, created_at, name, email, email_key, message, opt_out_token)
+		 VALUES ('old1', '2026-11-27 10:00:00+00:00', 'Ann', 'Ann@Example.COM', '', 'Hello', 'tok1')`,
+		`INSERT INTO consent_texts (hash, text, created_at) VALUES ('h', 'Email me offers.', '2026-11-27 10:00:00+00:00')`,
+		`INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, consent_text_id)
+		 VALUES ('ann@example.com', 'marketing_email', '2026-11-27 10:00:00+00:00', 'given', 'form', 1, 1)`,
+	)
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	items, err := s.Leads(ctx, models.LeadFilter{}, 0, 10, false)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("Leads = %d, %v", len(items), err)
+	}
+	if it := items[0]; it.EmailKey != "ann@example.com" || it.Marketing.State != models.MarketingGiven {
+		t.Errorf("the old lead reads as key %q, marketing %q; want ann@example.com, given", it.EmailKey, it.Marketing.State)
+	}
+}
