@@ -65,6 +65,14 @@ func Mailbox(subject string) string {
 	return subject
 }
 
+// OutboxCounts is the outbox at a glance: how many messages are in each
+// state, and when the oldest one still pending was queued (zero when none
+// is): how far behind the mail is.
+type OutboxCounts struct {
+	ByStatus      map[string]int64
+	OldestPending time.Time
+}
+
 // Store is what a storage engine provides: everything Leadbox keeps, with
 // the same behaviour on every engine (models/storetest checks it). The
 // packages that use storage declare the small part they need; this is the
@@ -113,7 +121,12 @@ type Store interface {
 	Record(ctx context.Context, outcomes []Outcome) error
 	// Requeue puts a failed or cancelled message back in line.
 	Requeue(ctx context.Context, id int64, now time.Time) error
-	OutboxByStatus(ctx context.Context, statuses ...string) ([]OutboxMessage, error)
+	// OutboxPage lists up to limit messages in the given states after the
+	// message with id after, oldest first, with their leads.
+	OutboxPage(ctx context.Context, statuses []string, after int64, limit int) ([]OutboxMessage, error)
+	// OutboxCounts counts the messages in each state and finds the oldest
+	// pending one.
+	OutboxCounts(ctx context.Context) (OutboxCounts, error)
 
 	InboxStore
 

@@ -94,8 +94,11 @@ Commands:
   serve                  run the HTTP server and the mail sender (the default)
   check-config           validate the LEADBOX_* settings and print them, secrets redacted
   consent EMAIL          print a person's whole consent history (the proof)
-  outbox                 list emails waiting, in flight, or given up on
-  outbox cancelled       list emails cancelled (after an opt-out), with the reason
+  outbox [--limit N | --all]
+                         counts by state and the oldest pending email's age, then the
+                         oldest emails waiting, in flight or given up on (50 by default)
+  outbox cancelled [--limit N | --all]
+                         the same for emails cancelled (after an opt-out), with the reason
   outbox retry ID        send a failed or cancelled email again
   send-test-email TO     send one email through the configured transport now
   spam                   count submissions dropped as spam, by reason
@@ -115,8 +118,8 @@ Commands:
   help                   show this text
 
 Settings are read from LEADBOX_* environment variables; see docs/settings.md.
-Exit status: 0 on success, 2 when a user, token or audit command is given bad
-input (the reason on one line), 1 on other errors.
+Exit status: 0 on success, 2 when a user, token, audit or outbox command is
+given bad input (the reason on one line), 1 on other errors.
 `
 
 // run is the whole program behind main, with its inputs passed in so that

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/mail"
@@ -15,60 +15,126 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-const outboxUsage = "usage: leadbox outbox             list pending, sending and failed emails\n" +
-	"       leadbox outbox cancelled   list emails cancelled, with the reason\n" +
-	"       leadbox outbox retry ID    send a failed or cancelled email again"
+const outboxUsage = "usage: leadbox outbox [--limit N | --all]             pending, sending and failed emails, oldest first\n" +
+	"       leadbox outbox cancelled [--limit N | --all]   emails cancelled, with the reason\n" +
+	"       leadbox outbox retry ID                        send a failed or cancelled email again"
+
+// outboxPageSize is how many messages the listing reads at a time, and
+// shows by default.
+const outboxPageSize = 50
 
 // outboxCmd is `leadbox outbox [cancelled | retry ID]`: what the mail
 // sender still has to do or gave up on, what it was told not to send (a
 // confirmation email after an opt-out), and a way to put a message back in
-// line once the cause is fixed.
+// line once the cause is fixed. A listing starts with the counts by state
+// and how long the oldest pending email has waited, then shows the oldest
+// messages a page at a time, so that a backlog of any size answers at once.
 func outboxCmd(ctx context.Context, store models.Store, args []string, stdout io.Writer) error {
-	switch {
-	case len(args) == 0:
-		return outboxList(ctx, store, stdout,
-			"the outbox is empty: nothing pending, sending or failed",
-			models.StatusPending, models.StatusSending, models.StatusFailed)
-	case len(args) == 1 && args[0] == "cancelled":
-		return outboxList(ctx, store, stdout, "no email was cancelled", models.StatusCancelled)
-	case len(args) == 2 && args[0] == "retry":
+	if len(args) == 2 && args[0] == "retry" {
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		if err != nil || id <= 0 {
-			return fmt.Errorf("outbox retry: %q is not a message id\n%s", args[1], outboxUsage)
+			return badInput("outbox retry: %q is not a message id (usage: leadbox outbox retry ID)", args[1])
 		}
 		if err := store.Requeue(ctx, id, time.Now().UTC()); err != nil {
 			return fmt.Errorf("outbox retry: %w", err)
 		}
 		_, err = fmt.Fprintf(stdout, "message %d is queued again; a running server sends it within its poll interval\n", id)
 		return err
-	default:
-		return errors.New(outboxUsage)
 	}
+	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
+	limit := fs.Int("limit", outboxPageSize, "how many messages to show")
+	all := fs.Bool("all", false, "show every message")
+	pos, err := parseArgs(fs, args, outboxUsage)
+	if err != nil {
+		return err
+	}
+	if *limit < 1 {
+		return badInput("outbox: --limit must be at least 1 (usage: %s)", outboxUsage)
+	}
+	if *all {
+		*limit = 0
+	}
+	switch {
+	case len(pos) == 0:
+		return outboxList(ctx, store, stdout, *limit,
+			"the outbox is empty: nothing pending, sending or failed",
+			models.StatusPending, models.StatusSending, models.StatusFailed)
+	case len(pos) == 1 && pos[0] == "cancelled":
+		return outboxList(ctx, store, stdout, *limit, "no email was cancelled", models.StatusCancelled)
+	}
+	return badInput("outbox: unknown arguments %q (%s)", pos, outboxUsage)
 }
 
-// outboxList prints the messages in the given states, or none when there
-// are none.
-func outboxList(ctx context.Context, store models.Store, stdout io.Writer, none string, statuses ...string) error {
-	msgs, err := store.OutboxByStatus(ctx, statuses...)
+// outboxList prints the counts, then up to limit messages in the given
+// states (every one for 0), oldest first, or none when there are none.
+func outboxList(ctx context.Context, store models.Store, stdout io.Writer, limit int, none string, statuses ...string) error {
+	counts, err := store.OutboxCounts(ctx)
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	if len(msgs) == 0 {
+	var total int64
+	for _, st := range statuses {
+		total += counts.ByStatus[st]
+	}
+	if total == 0 {
 		_, err := fmt.Fprintln(stdout, none)
 		return err
 	}
+	fmt.Fprintln(stdout, outboxSummary(counts, time.Now()))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tTO\tSTATUS\tATTEMPTS\tNEXT TRY (UTC)\tQUEUED AT (UTC)\tLAST ERROR OR REASON")
-	for _, m := range msgs {
-		next := "-"
-		if m.Status == models.StatusPending {
-			next = m.NextAttemptAt.UTC().Format(time.DateTime)
+	shown, after := 0, int64(0)
+	for limit == 0 || shown < limit {
+		size := outboxPageSize
+		if limit > 0 {
+			size = min(size, limit-shown)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-			m.ID, m.Kind, outboxRecipient(m), m.Status, m.Attempts, next,
-			m.QueuedAt.UTC().Format(time.DateTime), outboxOneLine(m.LastError, 80))
+		page, err := store.OutboxPage(ctx, statuses, after, size)
+		if err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		for _, m := range page {
+			next := "-"
+			if m.Status == models.StatusPending {
+				next = m.NextAttemptAt.UTC().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
+				m.ID, m.Kind, outboxRecipient(m), m.Status, m.Attempts, next,
+				m.QueuedAt.UTC().Format(time.DateTime), outboxOneLine(m.LastError, 80))
+		}
+		shown += len(page)
+		if len(page) < size {
+			break
+		}
+		after = page[len(page)-1].ID
+		if err := tw.Flush(); err != nil { // stream a long listing as it goes
+			return err
+		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if more := total - int64(shown); more > 0 {
+		_, err := fmt.Fprintf(stdout, "(the oldest %d of %d shown; --limit N or --all for more)\n", shown, total)
+		return err
+	}
+	return nil
+}
+
+// outboxSummary is the listing's first line: the counts by state and how
+// long the oldest pending email has waited, which is how far behind the
+// mail is.
+func outboxSummary(c models.OutboxCounts, now time.Time) string {
+	var parts []string
+	for _, st := range []string{models.StatusPending, models.StatusSending, models.StatusFailed, models.StatusCancelled, models.StatusSent} {
+		parts = append(parts, fmt.Sprintf("%s %d", st, c.ByStatus[st]))
+	}
+	line := strings.Join(parts, ", ")
+	if !c.OldestPending.IsZero() {
+		line += fmt.Sprintf("; the oldest pending email was queued %s ago (%s UTC)",
+			now.Sub(c.OldestPending).Round(time.Second), c.OldestPending.UTC().Format(time.DateTime))
+	}
+	return line
 }
 
 // outboxRecipient names who a message goes to without printing a lead's

@@ -125,14 +125,50 @@ func (s *Store) Requeue(ctx context.Context, id int64, now time.Time) error {
 	return nil
 }
 
-// OutboxByStatus lists messages in the given states, oldest first, with
-// their leads.
-func (s *Store) OutboxByStatus(ctx context.Context, statuses ...string) ([]models.OutboxMessage, error) {
+// OutboxPage lists up to limit messages in the given states after the
+// message with id after, oldest first, with their leads: a page at a time,
+// so that a backlog of any size is listed in bounded memory (and its leads
+// loaded with a bounded IN list).
+func (s *Store) OutboxPage(ctx context.Context, statuses []string, after int64, limit int) ([]models.OutboxMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	var msgs []models.OutboxMessage
-	err := s.r.WithContext(ctx).Preload("Lead").Where("status IN ?", statuses).
-		Order("created_at, id").Find(&msgs).Error
+	err := s.r.WithContext(ctx).Preload("Lead").Where("status IN ? AND id > ?", statuses, after).
+		Order("id").Limit(limit).Find(&msgs).Error
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
 	return msgs, nil
+}
+
+// OutboxCounts counts the messages in each state, and finds when the
+// oldest pending one was queued.
+func (s *Store) OutboxCounts(ctx context.Context) (models.OutboxCounts, error) {
+	c := models.OutboxCounts{ByStatus: map[string]int64{}}
+	db := s.r.WithContext(ctx)
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	// The (status, next_attempt_at) index covers this: no table rows read.
+	if err := db.Raw("SELECT status, count(*) AS n FROM outbox GROUP BY status").Scan(&rows).Error; err != nil {
+		return c, fmt.Errorf("count outbox: %w", err)
+	}
+	for _, r := range rows {
+		c.ByStatus[r.Status] = r.N
+	}
+	if c.ByStatus[models.StatusPending] == 0 {
+		return c, nil
+	}
+	var oldest time.Time
+	// ORDER BY ... LIMIT 1 rather than min(): an aggregate loses the
+	// column's type, and the driver would hand back text.
+	err := db.Raw("SELECT queued_at FROM outbox WHERE status = ? ORDER BY queued_at LIMIT 1", models.StatusPending).
+		Row().Scan(&oldest)
+	if err != nil {
+		return c, fmt.Errorf("oldest pending email: %w", err)
+	}
+	c.OldestPending = oldest.UTC()
+	return c, nil
 }

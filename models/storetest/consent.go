@@ -68,11 +68,11 @@ func testOptOutByToken(t *testing.T, e Engine) {
 	if st, err := s.MarketingStateOf(ctx, "ann@example.com", true); err != nil || st != models.StateWithdrawn {
 		t.Errorf("state %q, %v; want withdrawn", st, err)
 	}
-	cancelled, err := s.OutboxByStatus(ctx, models.StatusCancelled)
+	cancelled, err := outboxIn(ctx, s, models.StatusCancelled)
 	if err != nil || len(cancelled) != 1 || cancelled[0].Kind != models.KindConsentConfirmation || cancelled[0].LastError == "" {
 		t.Errorf("cancelled after the opt-out: %+v, %v; want the confirmation email, with the reason", cancelled, err)
 	}
-	pending, err := s.OutboxByStatus(ctx, models.StatusPending)
+	pending, err := outboxIn(ctx, s, models.StatusPending)
 	if err != nil || len(pending) != 1 || pending[0].Kind != models.KindSalesNotification {
 		t.Errorf("pending after the opt-out: %+v, %v; want the sales notification still", pending, err)
 	}

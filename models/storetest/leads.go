@@ -57,9 +57,9 @@ func testCreateLead(t *testing.T, e Engine) {
 			t.Errorf("%s(unknown): %v, want ErrNotFound", name, err)
 		}
 	}
-	msgs, err := s.OutboxByStatus(ctx, models.StatusPending)
+	msgs, err := outboxIn(ctx, s, models.StatusPending)
 	if err != nil || len(msgs) != 2 {
-		t.Fatalf("OutboxByStatus(pending) = %d messages, %v; want 2", len(msgs), err)
+		t.Fatalf("OutboxPage(pending) = %d messages, %v; want 2", len(msgs), err)
 	}
 	for _, m := range msgs {
 		if m.LeadID != sub.Lead.ID || m.Lead == nil || m.MessageID == "" || m.QueuedAt.IsZero() || m.NextAttemptAt.IsZero() {

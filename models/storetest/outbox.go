@@ -3,12 +3,91 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/leadbox/leadbox/models"
 )
+
+// outboxIn lists every message in status, a page at a time.
+func outboxIn(ctx context.Context, s models.Store, status string) ([]models.OutboxMessage, error) {
+	var all []models.OutboxMessage
+	var after int64
+	for {
+		page, err := s.OutboxPage(ctx, []string{status}, after, 2)
+		if err != nil || len(page) == 0 {
+			return all, err
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].ID
+	}
+}
+
+// testOutboxPagesAndCounts: the outbox listed a page at a time, oldest
+// first, nothing repeated or skipped, and counted by state with the age of
+// its oldest pending message.
+func testOutboxPagesAndCounts(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	if c, err := s.OutboxCounts(ctx); err != nil || len(c.ByStatus) != 0 || !c.OldestPending.IsZero() {
+		t.Fatalf("counts of an empty outbox: %+v, %v", c, err)
+	}
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var want []int64
+	for i := range 5 {
+		sub := NewSubmission(t, s, fmt.Sprintf("p%d@example.com", i)).at(t0.Add(time.Duration(i) * time.Minute))
+		for j := range sub.Outbox {
+			sub.Outbox[j].QueuedAt = sub.Lead.CreatedAt
+		}
+		create(t, s, sub, models.Guards{})
+		for _, m := range sub.Outbox {
+			want = append(want, m.ID)
+		}
+	}
+	slices.Sort(want)
+	now := time.Now().UTC()
+	claimed, err := s.ClaimDue(ctx, now, 1, now.Add(time.Minute)) // the oldest is now being sent
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimDue = %d, %v", len(claimed), err)
+	}
+	var got []int64
+	var after int64
+	pages := 0
+	for {
+		page, err := s.OutboxPage(ctx, []string{models.StatusPending, models.StatusSending}, after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		pages++
+		for _, m := range page {
+			if m.Lead == nil {
+				t.Errorf("message %d listed without its lead", m.ID)
+			}
+			got = append(got, m.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	if !slices.Equal(got, want) || pages != 4 {
+		t.Errorf("pages of 3 gave %v in %d pages, want %v in 4", got, pages, want)
+	}
+	c, err := s.OutboxCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ByStatus[models.StatusPending] != int64(len(want)-1) || c.ByStatus[models.StatusSending] != 1 {
+		t.Errorf("counts %v, want %d pending and 1 sending", c.ByStatus, len(want)-1)
+	}
+	// The oldest pending: the first lead's confirmation email (its sales
+	// email is the one being sent).
+	if !c.OldestPending.Equal(t0) {
+		t.Errorf("oldest pending queued at %v, want %v", c.OldestPending, t0)
+	}
+}
 
 func ids(msgs []models.OutboxMessage) []int64 {
 	out := make([]int64, 0, len(msgs))
@@ -88,7 +167,7 @@ func testOutboxOutcomes(t *testing.T, e Engine) {
 	}
 	byID := map[int64]models.OutboxMessage{}
 	for _, st := range []string{models.StatusSent, models.StatusPending, models.StatusFailed} {
-		got, err := s.OutboxByStatus(ctx, st)
+		got, err := outboxIn(ctx, s, st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +197,7 @@ func testOutboxOutcomes(t *testing.T, e Engine) {
 	if err := s.Record(ctx, []models.Outcome{{ID: msgs[0].ID, Status: models.StatusFailed, Reason: "late"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.OutboxByStatus(ctx, models.StatusFailed); len(got) != 1 {
+	if got, _ := outboxIn(ctx, s, models.StatusFailed); len(got) != 1 {
 		t.Errorf("%d failed messages after a stale outcome, want 1 (unchanged)", len(got))
 	}
 

@@ -54,6 +54,7 @@ func Run(t *testing.T, e Engine) {
 		{"ConfirmByToken", testConfirmByToken},
 		{"OutboxClaimAndLease", testOutboxClaimAndLease},
 		{"OutboxOutcomes", testOutboxOutcomes},
+		{"OutboxPagesAndCounts", testOutboxPagesAndCounts},
 		{"ConfirmationLimit", testConfirmationLimit},
 		{"ConfirmationLimitCountsMailboxes", testConfirmationLimitCountsMailboxes},
 		{"ConfirmationLimitAcrossSpellings", testConfirmationLimitAcrossSpellings},
