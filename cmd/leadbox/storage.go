@@ -34,12 +34,13 @@ func openServing(ctx context.Context, database string) (models.Store, func(), er
 
 // openExisting opens the database for a sub-command. Unlike serve, it never
 // creates one: an opt-out recorded in a new, empty file next to the real
-// database would say "done" and change nothing.
+// database would say "done" and change nothing. Nor does it start the
+// writer of new leads, whose indexes a command never uses.
 func openExisting(ctx context.Context, database string) (models.Store, error) {
 	if _, err := os.Stat(sqlite.DatabaseFile(database)); err != nil {
 		return nil, fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", database, err)
 	}
-	store, err := sqlite.Open(ctx, database)
+	store, err := sqlite.OpenForCommands(ctx, database)
 	if err != nil {
 		return nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}

@@ -64,8 +64,25 @@ const writerPragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_
 const readerPragmas = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_query_only=true"
 
 // Open opens (creating if needed) the SQLite database at path, checks the
-// SQLite version and brings the schema up to date.
+// SQLite version, brings the schema up to date, and starts the writer of
+// new leads with its in-memory indexes: what `leadbox serve` needs.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, true)
+}
+
+// OpenForCommands is Open without the writer of new leads: an operator's
+// command (consent, optout, outbox, users, tokens ...) never stores a
+// submission, and loading the indexes of recent leads and confirmation
+// emails, which the writer needs, took seconds on a large database. Such a
+// store refuses CreateLeadOnce.
+func OpenForCommands(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, false)
+}
+
+// errNotForSubmissions is CreateLeadOnce on a store opened for commands.
+var errNotForSubmissions = errors.New("this store was opened for commands, not for submissions")
+
+func open(ctx context.Context, path string, submissions bool) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: the path must not contain ? or #", path)
 	}
@@ -86,6 +103,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if s.r, err = openPool(ctx, path, readerPragmas, 4); err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+	}
+	if !submissions {
+		return s, nil
 	}
 	if s.commits, err = startGroupCommitter(ctx, wdb, path); err != nil {
 		_ = s.Close()
@@ -180,6 +200,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	// Open connections keep working on a file deleted under them, and
 	// answer from their caches, until the process ends and the leads with
 	// it: ask the file system.
+	if s.commits == nil { // opened for commands: a query is all there is to check
+		var tables int
+		if err := s.r.WithContext(ctx).Raw("SELECT count(*) FROM sqlite_schema").Scan(&tables).Error; err != nil {
+			return fmt.Errorf("ping database: %w", err)
+		}
+		return nil
+	}
 	if err := s.commits.fileGone(); err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
@@ -267,6 +294,9 @@ func (s *Store) CreateLead(ctx context.Context, lead *models.Lead, consent *mode
 
 // CreateLeadOnce is CreateLead with guards (see Guards).
 func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error) {
+	if s.commits == nil {
+		return models.Created{}, fmt.Errorf("create lead: %w", errNotForSubmissions)
+	}
 	r := s.commits.do(ctx, lead, consent, outbox, guards)
 	if r.err != nil {
 		return models.Created{}, fmt.Errorf("create lead: %w", r.err)
@@ -322,7 +352,7 @@ const earlierSubmissionSQL = `SELECT l.id FROM consent_events c JOIN leads l ON 
 
 // FormBusy reports whether submissions are queuing up behind the single
 // writer (a campaign or a bot wave), so background work can yield to them.
-func (s *Store) FormBusy() bool { return s.commits.busy() }
+func (s *Store) FormBusy() bool { return s.commits != nil && s.commits.busy() }
 
 // LeadByPublicID returns a lead with its submission's consent event.
 func (s *Store) LeadByPublicID(ctx context.Context, publicID string) (models.Lead, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -341,5 +342,42 @@ func TestDatabaseFile(t *testing.T) {
 	}
 	if got := DatabaseFile("file:relative.db"); got != "relative.db" {
 		t.Errorf("DatabaseFile(file:relative.db) = %q", got)
+	}
+}
+
+// TestOpenForCommands: a store opened for an operator's command reads and
+// writes what commands do, without the writer of new leads (whose start
+// loads indexes of recent leads), and refuses a submission by name.
+func TestOpenForCommands(t *testing.T) {
+	ctx := context.Background()
+	s, path := newStoreAt(t)
+	lead, ev, out := newLead(t, s, "ann@example.com")
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	c, err := OpenForCommands(ctx, path)
+	if err != nil {
+		t.Fatalf("OpenForCommands: %v", err)
+	}
+	defer c.Close()
+	if c.commits != nil {
+		t.Error("the writer of new leads was started for a command")
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if got, err := c.LeadByPublicID(ctx, lead.PublicID); err != nil || got.ID != lead.ID {
+		t.Errorf("LeadByPublicID = %d, %v", got.ID, err)
+	}
+	if done, err := c.Withdraw(ctx, models.ConsentEvent{Subject: "ann@example.com", At: time.Now().UTC(), Method: models.MethodOperator}); err != nil || !done {
+		t.Errorf("Withdraw = %v, %v; want an operator's opt-out recorded", done, err)
+	}
+	again, ev2, out2 := newLead(t, c, "bob@example.com")
+	if _, err := c.CreateLeadOnce(ctx, again, ev2, out2, models.Guards{}); !errors.Is(err, errNotForSubmissions) {
+		t.Errorf("CreateLeadOnce on a store for commands: %v, want errNotForSubmissions", err)
+	}
+	if c.FormBusy() {
+		t.Error("FormBusy on a store for commands")
 	}
 }
