@@ -57,6 +57,7 @@ func (in intake) page(rend *renderer, form submission, errs map[string]string) c
 		Labels: map[string]string{
 			"name": "Name", "email": "Email", "phone": "Phone", "company": "Company",
 			"message": "How can we help you?", "marketing_consent": "Marketing consent", "captcha": "Robot check",
+			"form": "Sending",
 		},
 	}
 	if in.captcha != nil {
@@ -64,7 +65,7 @@ func (in intake) page(rend *renderer, form submission, errs map[string]string) c
 	}
 	given, ok := form.consentGiven()
 	p.ConsentChecked = given && ok
-	for _, f := range append(formOrder, "captcha") {
+	for _, f := range append(formOrder, "captcha", "form") {
 		if _, bad := errs[f]; bad {
 			p.ErrorOrder = append(p.ErrorOrder, f)
 		}

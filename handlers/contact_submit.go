@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -59,6 +60,7 @@ type submitResponse struct {
 // the mail sender, answer.
 func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, spam SpamNoter, notify func(), now func() time.Time, log *slog.Logger) gin.HandlerFunc {
 	limit := newRateLimit(p.rateLimit, now)
+	var storage storageEpisode
 	return func(c *gin.Context) {
 		ticket, wait, ok := limit.take(c.ClientIP())
 		if !ok {
@@ -81,6 +83,7 @@ func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, 
 			requestID: requestID(c),
 		}, in, p, store, now, log)
 		ticket.settle(out.token)
+		storage.note(c.Request.Context(), out, log)
 		if out.spam != "" {
 			spam.Note(out.spam)
 		}
@@ -145,6 +148,9 @@ func submit(ctx context.Context, req submitRequest, in intake, p formPolicy, sto
 		return captchaUnavailable(sub)
 	}
 	lead, created, err := persist(ctx, store, sub.records(req.client, sc.wording, p, at), p)
+	if errors.Is(err, models.ErrUnavailable) {
+		return storageUnavailable(sub, err)
+	}
 	if err != nil {
 		return failed(err)
 	}
@@ -375,4 +381,20 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// storageEpisode logs a spell of "leads cannot be stored" once when it
+// begins, with its cause, and once when a lead is stored again: not once per
+// submission, which under a campaign would bury the cause in thousands of
+// identical lines.
+type storageEpisode struct{ down atomic.Bool }
+
+func (e *storageEpisode) note(ctx context.Context, out outcome, log *slog.Logger) {
+	switch {
+	case out.storageErr != nil && e.down.CompareAndSwap(false, true):
+		log.ErrorContext(ctx, "leads cannot be stored; submissions are answered 503 with Retry-After until a lead is stored again",
+			"err", out.storageErr)
+	case out.fresh && e.down.CompareAndSwap(true, false):
+		log.InfoContext(ctx, "leads are stored again")
+	}
 }

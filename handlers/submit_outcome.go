@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,6 +23,9 @@ type outcome struct {
 	spam string
 	// fresh: a new lead was committed, so the mail sender has work.
 	fresh bool
+	// storageErr: the database could not keep the lead (see
+	// storageUnavailable).
+	storageErr error
 }
 
 // tokenUse says whether a submission spends its client's rate-limit token.
@@ -65,6 +69,10 @@ type reply struct {
 
 	fields map[string]string // replyRefused: each field's problem
 	form   submission        // replyRefused: what the visitor typed, shown again
+	// code is a refusal's JSON "error" ("validation" when empty), and
+	// retryAfter, when set, its Retry-After in seconds.
+	code       string
+	retryAfter int
 
 	title, message string // replyUnreadable: the error page
 	err            error  // replyFailed: the cause
@@ -102,6 +110,24 @@ func captchaRefused(form submission) outcome {
 	o := refused(http.StatusUnprocessableEntity,
 		map[string]string{"captcha": "Please complete the check that you are not a robot, then send the form again."}, form)
 	o.token = tokenSpent
+	return o
+}
+
+// storageRetryAfter is how long a visitor is asked to wait when leads
+// cannot be stored: long enough for an operator's fix, short enough that
+// the visitor is still there.
+const storageRetryAfter = 60
+
+// storageUnavailable answers a submission the database could not keep (a
+// full disk, a read-only file): 503 with Retry-After, nothing saved, and
+// for a form every typed value kept, so that the visitor can send it again
+// in a minute. It is our failure, so the token is returned; storageErr
+// lets the handler log the episode once.
+func storageUnavailable(form submission, err error) outcome {
+	o := refused(http.StatusServiceUnavailable,
+		map[string]string{"form": "We could not take your message right now, and nothing was saved. Please send it again in a minute; everything you typed is still here."}, form)
+	o.reply.code, o.reply.retryAfter = "unavailable", storageRetryAfter
+	o.storageErr = err
 	return o
 }
 
@@ -155,10 +181,17 @@ func answer(c *gin.Context, rend *renderer, in intake, r reply) {
 		c.Redirect(http.StatusSeeOther, next)
 	case replyRefused:
 		unavailable := r.status == http.StatusServiceUnavailable
+		if r.retryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(r.retryAfter))
+		}
 		if asJSON {
-			code := "validation"
-			if unavailable {
+			code := r.code
+			switch {
+			case code != "":
+			case unavailable:
 				code = "captcha_unavailable"
+			default:
+				code = "validation"
 			}
 			c.JSON(r.status, gin.H{"error": code, "fields": r.fields})
 			return

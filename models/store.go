@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 )
@@ -64,6 +65,13 @@ func Mailbox(subject string) string {
 	}
 	return subject
 }
+
+// ErrUnavailable means the database cannot keep what it was given right
+// now (a full disk, a read-only or vanished file): nothing was stored, and
+// the same request may succeed once the operator has fixed the cause. The
+// submission's answer says so (503 with Retry-After) rather than "internal
+// error".
+var ErrUnavailable = errors.New("storage unavailable")
 
 // OutboxCounts is the outbox at a glance: how many messages are in each
 // state, and when the oldest one still pending was queued (zero when none

@@ -18,6 +18,9 @@ import (
 // without limit under a flood.
 const maxGroup = 256
 
+// errFileGone: the database file is no longer the one opened.
+var errFileGone = errors.New("database file gone")
+
 // errStoreClosed is returned for leads created after Close.
 var errStoreClosed = errors.New("store closed")
 
@@ -322,7 +325,7 @@ const withdrawnSinceSQL = `EXISTS (SELECT 1 FROM consent_events w WHERE w.subjec
 func (g *groupCommitter) fileGone() error {
 	fi, err := os.Stat(g.path)
 	if err != nil || !os.SameFile(fi, g.file) {
-		return fmt.Errorf("the database file %q was deleted or replaced while the server ran; restart it", g.path)
+		return fmt.Errorf("%w: the database file %q was deleted or replaced while the server ran; restart it", errFileGone, g.path)
 	}
 	return nil
 }

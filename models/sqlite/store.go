@@ -298,6 +298,9 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *
 		return models.Created{}, fmt.Errorf("create lead: %w", errNotForSubmissions)
 	}
 	r := s.commits.do(ctx, lead, consent, outbox, guards)
+	if r.err != nil && (isStorageFailure(r.err) || errors.Is(r.err, errFileGone)) {
+		return models.Created{}, fmt.Errorf("create lead: %w: %w", models.ErrUnavailable, r.err)
+	}
 	if r.err != nil {
 		return models.Created{}, fmt.Errorf("create lead: %w", r.err)
 	}
