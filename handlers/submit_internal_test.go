@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,8 +59,11 @@ func TestSubmitOutcomes(t *testing.T) {
 			store:    fakeRecorder{created: models.Created{Duplicate: true}, earlier: earlier},
 			wantKind: replyAccepted, wantToken: tokenSpent, wantID: earlier.PublicID, wantSpam: models.SpamDuplicate, wantWrites: 1},
 		{name: "database fails", contentType: "application/x-www-form-urlencoded", body: valid,
-			store:    fakeRecorder{err: errors.New("disk full")},
+			store:    fakeRecorder{err: errors.New("a constraint failed")},
 			wantKind: replyFailed, wantToken: tokenReturned, wantWrites: 1},
+		{name: "database cannot store", contentType: "application/x-www-form-urlencoded", body: valid,
+			store:    fakeRecorder{err: fmt.Errorf("create lead: %w: disk full", models.ErrUnavailable)},
+			wantKind: replyRefused, wantStatus: http.StatusServiceUnavailable, wantToken: tokenReturned, wantWrites: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
