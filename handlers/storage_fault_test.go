@@ -1,9 +1,12 @@
 package handlers_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -54,5 +57,26 @@ func TestSubmissionsWhenLeadsCannotBeStored(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), `"level":"ERROR","msg":"internal error"`) {
 		t.Errorf("a storage failure was logged as an internal error:\n%s", logs.String())
+	}
+}
+
+// TestClientGoneIsNotAnError: a client that goes away before its
+// submission is answered is logged as that, at INFO, with 499, not as an
+// internal error with 500.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	logs := &testlog.Buffer{}
+	app := newTestServer(t, withLog(slog.New(slog.NewJSONHandler(logs, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // gone before the lead reaches the writer
+	ct, body := encode(t, jsonBody, validFields())
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/contact", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	rec := httptest.NewRecorder()
+	app.handler.ServeHTTP(rec, req)
+	if rec.Code != 499 {
+		t.Errorf("status %d, want 499", rec.Code)
+	}
+	if out := logs.String(); strings.Contains(out, `"level":"ERROR"`) || !strings.Contains(out, "the client closed the request") {
+		t.Errorf("log:\n%s\nwant an INFO line about the client, no ERROR", out)
 	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,6 +114,10 @@ func captchaRefused(form submission) outcome {
 	return o
 }
 
+// statusClientClosedRequest is the status logged for a request whose
+// client went away first (nginx's 499; no client reads it).
+const statusClientClosedRequest = 499
+
 // storageRetryAfter is how long a visitor is asked to wait when leads
 // cannot be stored: long enough for an operator's fix, short enough that
 // the visitor is still there.
@@ -202,6 +207,15 @@ func answer(c *gin.Context, rend *renderer, in intake, r reply) {
 	case replyUnreadable:
 		rend.errorPage(c, r.status, r.title, r.message)
 	case replyFailed:
+		if errors.Is(r.err, context.Canceled) && c.Request.Context().Err() != nil {
+			// The client went away before the answer (a closed tab, a
+			// proxy's timeout): not a fault of ours, and nothing was
+			// stored. 499 is what proxies log for it.
+			rend.log.InfoContext(c.Request.Context(), "the client closed the request before it was answered",
+				"request_id", requestID(c), "route", c.FullPath())
+			c.AbortWithStatus(statusClientClosedRequest)
+			return
+		}
 		rend.internalError(c, r.err)
 	default:
 		rend.internalError(c, fmt.Errorf("a submission's outcome has no reply (kind %d)", r.kind))
