@@ -104,6 +104,7 @@ Commands:
   spam                   count submissions dropped as spam, by reason
   optout EMAIL           record an operator's opt-out for a person who asked
   backup FILE            write a consistent copy of the database to a new file, while serving
+  check-db [--full]      check the database file for damage, read-only (exit 1 when damaged)
   user add EMAIL --role ROLE
                          add a user of the inbox (role admin, sales or marketing);
                          the password is the first line of stdin, 12 characters or more
@@ -155,6 +156,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return tokenCmd(ctx, getenv, rest, stdout, time.Now())
 	case "audit":
 		return auditCmd(ctx, getenv, rest, stdout)
+	case "check-db":
+		return checkDBCmd(ctx, getenv, rest, stdout)
 	case "consent", "optout", "outbox", "spam", "backup":
 		return withStore(ctx, getenv, func(cfg config.Config, store models.Store) error {
 			switch cmd {

@@ -46,3 +46,13 @@ func openExisting(ctx context.Context, database string) (models.Store, error) {
 	}
 	return store, nil
 }
+
+// checkDatabase runs the engine's integrity check on the database, without
+// opening it for use: no migration, no write.
+func checkDatabase(ctx context.Context, database string, full bool) ([]string, error) {
+	problems, err := sqlite.CheckIntegrity(ctx, database, full)
+	if err != nil {
+		return nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
+	}
+	return problems, nil
+}
