@@ -59,6 +59,10 @@ type Store struct {
 //   - foreign_keys=on: SQLite leaves them off unless asked, per connection.
 const writerPragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on"
 
+// walSizeLimit is the size the write-ahead log is truncated to after a
+// checkpoint (see open).
+const walSizeLimit = 64 << 20
+
 // readerPragmas: the read pool refuses writes (_query_only), so a bug can't
 // bypass the single writer.
 const readerPragmas = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_query_only=true"
@@ -92,6 +96,19 @@ func open(ctx context.Context, path string, submissions bool) (*Store, error) {
 	}
 	s := &Store{w: w}
 	wdb, _ := w.DB() // openPool checked it
+	// After a checkpoint, truncate the write-ahead log back to at most
+	// walSizeLimit: a burst, or a long read such as a backup, grows it to
+	// hundreds of megabytes, and without a limit it keeps that size on
+	// disk until the process stops. A pragma of the connection, not of the
+	// DSN (the driver has no parameter for it), so it is set on the
+	// writer's one connection, which lives as long as the pool.
+	// Through database/sql, not GORM: GORM would keep the statement
+	// prepared, and a pragma that answers with a row stays "in progress"
+	// there, which makes VACUUM INTO (backup) refuse to run.
+	if _, err := wdb.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit)); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
 	if err := s.checkVersion(ctx); err != nil {
 		_ = wdb.Close()
 		return nil, err

@@ -77,6 +77,10 @@ func TestPragmas(t *testing.T) {
 		if got := readPragmas(t, ctx, c); got != wantWriter {
 			t.Errorf("writer connection %d: %+v, want %+v", i, got, wantWriter)
 		}
+		var limit int64
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_size_limit").Scan(&limit); err != nil || limit != walSizeLimit {
+			t.Errorf("writer connection %d: journal_size_limit %d, %v; want %d", i, limit, err, walSizeLimit)
+		}
 		_ = c.Close()
 	}
 
