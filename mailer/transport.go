@@ -184,7 +184,7 @@ func (s *fileSession) Send(m *gomail.Msg, l Label) (err error) {
 	// the folder for .eml files picks up half a message.
 	f, err := os.CreateTemp(s.t.dir, "."+name+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write .eml file: %w", err)
+		return &fileWriteError{step: "create", err: err}
 	}
 	defer func() {
 		if err != nil {
@@ -193,17 +193,17 @@ func (s *fileSession) Send(m *gomail.Msg, l Label) (err error) {
 		}
 	}()
 	if _, err = m.WriteTo(f); err != nil {
-		return fmt.Errorf("write .eml file: %w", err)
+		return &fileWriteError{step: "write", err: err}
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write .eml file: %w", err)
+		return &fileWriteError{step: "sync", err: err}
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("write .eml file: %w", err)
+		return &fileWriteError{step: "close", err: err}
 	}
 	path := filepath.Join(s.t.dir, name)
 	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write .eml file: %w", err)
+		return &fileWriteError{step: "rename", err: err}
 	}
 	s.last = path
 	attrs := []any{"file", path, "kind", l.Kind}
@@ -250,3 +250,18 @@ func emlName(l Label, messageID string, now time.Time) string {
 	sum := sha256.Sum256([]byte(messageID))
 	return at.UTC().Format(emlTime) + "-" + kind + "-" + hex.EncodeToString(sum[:4]) + ".eml"
 }
+
+// fileWriteError is an .eml file that could not be written, with the step
+// that failed: the folder's problem (missing, read-only, full), which the
+// log must name as such, not as an SMTP connection's. Its text holds paths
+// of the mail folder and a Message-ID hash, never an address.
+type fileWriteError struct {
+	step string // create, write, sync, close or rename
+	err  error
+}
+
+func (e *fileWriteError) Error() string {
+	return fmt.Sprintf("write .eml file (%s): %v", e.step, e.err)
+}
+
+func (e *fileWriteError) Unwrap() error { return e.err }

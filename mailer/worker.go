@@ -424,7 +424,12 @@ func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
 		log.Error("outbox: message rejected permanently", "smtp_code", code, "step", sendStep(err))
 		l.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: describe(err), Attempted: true})
 	case outcomeRetry:
-		log.Warn("outbox: message not sent, will retry", "smtp_code", code, "step", sendStep(err))
+		var fe *fileWriteError
+		if errors.As(err, &fe) {
+			log.Warn("outbox: .eml file not written, will retry", "step", fe.step, "err", fe.Error())
+		} else {
+			log.Warn("outbox: message not sent, will retry", "smtp_code", code, "step", sendStep(err))
+		}
 		l.retryOrGiveUp(log, m, err)
 	}
 	if err != nil {

@@ -905,3 +905,30 @@ func TestLeaseRunsFromTheClaim(t *testing.T) {
 		}
 	}
 }
+
+// TestFileTransportFolderGone: when the mail folder cannot be written (it
+// was removed), the log names the file step and its error, not an SMTP
+// connection with code 0, and the message waits for a retry.
+func TestFileTransportFolderGone(t *testing.T) {
+	cfg := testConfig(t, nil)
+	cfg.MailDir = filepath.Join(t.TempDir(), "mail")
+	s, _ := openStore(t)
+	rows := addLead(t, s, testLead("Jane Doe"), false, models.KindSalesNotification)
+	w, logs := newTestWorker(t, cfg, s)
+	if err := os.RemoveAll(cfg.MailDir); err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	waitFor(t, "the failure is logged", func() bool { return strings.Contains(logs.String(), ".eml file not written") })
+	out := logs.String()
+	if !strings.Contains(out, "step=create") || !strings.Contains(out, "no such file or directory") {
+		t.Errorf("log does not name the step and the cause:\n%s", out)
+	}
+	if strings.Contains(out, "smtp_code") || strings.Contains(out, "step=connection") {
+		t.Errorf("a folder problem was logged as an SMTP one:\n%s", out)
+	}
+	waitFor(t, "the row waits for a retry with the error", func() bool {
+		row := outboxRow(t, s, rows[0].ID)
+		return row.Status == models.StatusPending && strings.Contains(row.LastError, ".eml file (create)")
+	})
+}
