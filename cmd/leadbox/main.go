@@ -119,8 +119,9 @@ Commands:
   help                   show this text
 
 Settings are read from LEADBOX_* environment variables; see docs/settings.md.
-Exit status: 0 on success, 2 when a user, token, audit or outbox command is
-given bad input (the reason on one line), 1 on other errors.
+Exit status: 0 on success, 2 when a user, token, audit, outbox, backup or
+check-db command is given bad input (the reason on one line), 1 on other
+errors.
 `
 
 // run is the whole program behind main, with its inputs passed in so that
@@ -158,7 +159,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return auditCmd(ctx, getenv, rest, stdout)
 	case "check-db":
 		return checkDBCmd(ctx, getenv, rest, stdout)
-	case "consent", "optout", "outbox", "spam", "backup":
+	case "backup":
+		return backupCmd(ctx, getenv, rest, stdout)
+	case "consent", "optout", "outbox", "spam":
 		return withStore(ctx, getenv, func(cfg config.Config, store models.Store) error {
 			switch cmd {
 			case "consent":
@@ -167,31 +170,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 				return optOutCmd(ctx, store, rest, stdout)
 			case "spam":
 				return spamCmd(ctx, store, rest, stdout, time.Now())
-			case "backup":
-				if len(rest) != 1 {
-					return errors.New("usage: leadbox backup FILE")
-				}
-				b, ok := store.(backuper)
-				if !ok {
-					return errors.New("backup: this database has its own tools (pg_dump); see docs/operations.md")
-				}
-				if err := b.Backup(ctx, rest[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "backed up to %s\n", rest[0])
-				return nil
 			}
 			return outboxCmd(ctx, store, rest, stdout)
 		})
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
-}
-
-// backuper is an engine that can copy its database to a file while it
-// serves (SQLite's VACUUM INTO); a database server has its own tools.
-type backuper interface {
-	Backup(ctx context.Context, path string) error
 }
 
 // withStore loads the settings and opens the existing database for a

@@ -56,3 +56,12 @@ func checkDatabase(ctx context.Context, database string, full bool) ([]string, e
 	}
 	return problems, nil
 }
+
+// backupDatabase copies the database to a new file dst while it may be in
+// use, opening it read-only and without migrating.
+func backupDatabase(ctx context.Context, database, dst string) error {
+	if err := sqlite.BackupFile(ctx, database, dst); err != nil {
+		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
+	}
+	return nil
+}

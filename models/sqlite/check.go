@@ -20,14 +20,7 @@ import (
 // journal mode, the schema untouched), so that `sqlite3 .recover` or a
 // restore still has the original to work from.
 func CheckIntegrity(ctx context.Context, path string, full bool) ([]string, error) {
-	file := DatabaseFile(path)
-	if _, err := os.Stat(file); err != nil {
-		return nil, fmt.Errorf("check database %q: %w", path, err)
-	}
-	// A URI filename: mode=ro opens without write access, and
-	// _query_only refuses writes on top of that.
-	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?mode=ro&_query_only=true&_busy_timeout=10000"
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := openReadOnly(path)
 	if err != nil {
 		return nil, fmt.Errorf("check database %q: %w", path, err)
 	}
@@ -57,4 +50,41 @@ func CheckIntegrity(ctx context.Context, path string, full bool) ([]string, erro
 		return append(problems, err.Error()), nil
 	}
 	return problems, nil
+}
+
+// BackupFile writes a consistent copy of the database at path to a new
+// file dst (VACUUM INTO reads one snapshot), while a server may be using
+// it. Like CheckIntegrity it opens the database read-only and runs no
+// migration: a backup must not change what it copies, least of all a
+// damaged file. It refuses to overwrite a file.
+func BackupFile(ctx context.Context, path, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("back up to %q: the file exists; choose a new name", dst)
+	}
+	db, err := openReadOnly(path)
+	if err != nil {
+		return fmt.Errorf("back up %q: %w", path, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+		return fmt.Errorf("back up to %q: %w", dst, err)
+	}
+	return nil
+}
+
+// openReadOnly opens an existing database file without write access: a
+// URI filename with mode=ro. (Not _query_only as well: it also forbids
+// VACUUM INTO's writing of the new file.)
+func openReadOnly(path string) (*sql.DB, error) {
+	file := DatabaseFile(path)
+	if _, err := os.Stat(file); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?mode=ro&_busy_timeout=10000"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
 }

@@ -76,3 +76,36 @@ func fileHash(t *testing.T, path string) []byte {
 	sum := sha256.Sum256(b)
 	return sum[:]
 }
+
+// TestBackupFile: a copy of the database, made without changing the
+// original, which refuses to overwrite a file.
+func TestBackupFile(t *testing.T) {
+	ctx := context.Background()
+	s, path := newStoreAt(t)
+	lead, ev, out := newLead(t, s, "ann@example.com")
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := fileHash(t, path)
+	dst := path + ".backup"
+	if err := BackupFile(ctx, path, dst); err != nil {
+		t.Fatalf("BackupFile: %v", err)
+	}
+	if after := fileHash(t, path); !bytes.Equal(before, after) {
+		t.Error("backing up changed the original")
+	}
+	copied, err := Open(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	if got, err := copied.LeadByPublicID(ctx, lead.PublicID); err != nil || got.Name != lead.Name {
+		t.Errorf("the backup's lead: %+v, %v", got, err)
+	}
+	if err := BackupFile(ctx, path, dst); err == nil {
+		t.Error("a backup overwrote an existing file")
+	}
+}

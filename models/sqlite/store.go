@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -329,19 +328,6 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *
 		return models.Created{}, fmt.Errorf("create lead: read the earlier lead: %w", err)
 	}
 	return models.Created{Duplicate: true}, nil
-}
-
-// Backup writes a consistent copy of the database to a new file at path,
-// while the server keeps running (VACUUM INTO reads one snapshot). It
-// refuses to overwrite a file.
-func (s *Store) Backup(ctx context.Context, path string) error {
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("back up to %q: the file exists; choose a new name", path)
-	}
-	if err := s.w.WithContext(ctx).Exec("VACUUM INTO ?", path).Error; err != nil {
-		return fmt.Errorf("back up to %q: %w", path, err)
-	}
-	return nil
 }
 
 // EarlierSubmission returns the latest lead of the same submission (the

@@ -56,3 +56,20 @@ func checkDBCmd(ctx context.Context, getenv func(string) string, args []string, 
 	fmt.Fprintln(stdout, "Stop the server, keep a copy of the file as it is, then restore the last backup, or recover what can be read: see docs/operations.md, \"A damaged database\".")
 	return fmt.Errorf("check-db: the database is damaged")
 }
+
+// backupCmd is `leadbox backup FILE`: a consistent copy of the database in
+// a new file, while the server runs.
+func backupCmd(ctx context.Context, getenv func(string) string, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return badInput("usage: leadbox backup FILE")
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if err := backupDatabase(ctx, cfg.Database, args[0]); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "backed up to %s\n", args[0])
+	return err
+}
