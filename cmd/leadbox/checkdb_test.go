@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leadbox/leadbox/models"
 	"github.com/leadbox/leadbox/models/sqlite"
@@ -70,4 +71,50 @@ func TestCheckDB(t *testing.T) {
 	if _, err := check("extra"); !errors.As(err, &u) {
 		t.Errorf("check-db extra: %v, want a usage error", err)
 	}
+}
+
+// TestServeChecksIntegrityAtStart: serve checks the file beside serving
+// and says in its log what it found.
+func TestServeChecksIntegrityAtStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, done, logs := startServe(t, ctx, nil)
+	waitUntil(t, "the check at start is logged", 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), "integrity check at start: ok")
+	})
+	cancel()
+	<-done
+
+	// A file with a damaged index the start-up does not read.
+	db := filepath.Join(t.TempDir(), "leadbox.db")
+	store, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := storetest.NewSubmission(t, store, "ann@example.com")
+	if _, err := store.CreateLeadOnce(context.Background(), sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	var root int64
+	if err := store.DB().Raw("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_leads_opt_out_token'").Scan(&root).Error; err != nil {
+		t.Fatal(err)
+	}
+	_ = store.Close()
+	f, err := os.OpenFile(db, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The index's cells live at the end of its page.
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096-100), (root-1)*4096+100); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	_, done2, logs2 := startServe(t, ctx2, map[string]string{"LEADBOX_DATABASE": db})
+	waitUntil(t, "the damage is logged", 10*time.Second, func() bool {
+		return strings.Contains(logs2.String(), "the database is damaged")
+	})
+	cancel2()
+	<-done2
 }

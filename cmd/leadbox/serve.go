@@ -86,7 +86,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			spam.Run(ctx, 10*time.Second, func(err error) { log.Error("spam tallies", "err", err) })
 			return nil
 		}},
-		background{"housekeeping", housekeeping(store, time.Hour, log)})
+		background{"housekeeping", housekeeping(store, time.Hour, log)},
+		background{"integrity check", integrityAtStart(cfg.Database, log)})
 }
 
 // newHTTPServer wraps handler with the timeouts and limits a public
