@@ -30,7 +30,7 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 	addAdminRoutes(r, d, d.Store, rend)
 
 	get("/healthz", healthz())
-	get("/readyz", readyz(d.Store))
+	get("/readyz", readyz(d.Store, d.Log))
 	get("/assets/*file", serveAssets(assets))
 	get("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/contact") })
 	addAPIRoutes(r, d)

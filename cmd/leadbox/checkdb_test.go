@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,4 +118,68 @@ func TestServeChecksIntegrityAtStart(t *testing.T) {
 	})
 	cancel2()
 	<-done2
+}
+
+// TestDamageMetByARequestFailsReadiness: an opt-out whose index page is
+// damaged fails, and from then on /readyz answers 503, with one log line
+// that says what to run, so the instance leaves the load balancer instead
+// of failing some people's opt-outs unnoticed.
+func TestDamageMetByARequestFailsReadiness(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "leadbox.db")
+	store, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := storetest.NewSubmission(t, store, "ann@example.com")
+	if _, err := store.CreateLeadOnce(context.Background(), sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	var root int64
+	if err := store.DB().Raw("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_leads_opt_out_token'").Scan(&root).Error; err != nil {
+		t.Fatal(err)
+	}
+	_ = store.Close()
+	f, err := os.OpenFile(db, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096-100), (root-1)*4096+100); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base, done, logs := startServe(t, ctx, map[string]string{"LEADBOX_DATABASE": db})
+	get := func(path string) int {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get("/readyz"); got != http.StatusOK {
+		t.Fatalf("readyz before any request met the damage: %d", got)
+	}
+	if got := get("/optout/" + sub.Lead.OptOutToken); got == http.StatusOK {
+		t.Fatalf("an opt-out page on a damaged index answered 200")
+	}
+	for range 2 {
+		if got := get("/readyz"); got != http.StatusServiceUnavailable {
+			t.Errorf("readyz after the damage was met: %d, want 503", got)
+		}
+	}
+	var notReady []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, `"msg":"not ready"`) {
+			notReady = append(notReady, line)
+		}
+	}
+	if len(notReady) != 1 || !strings.Contains(notReady[0], "leadbox check-db --full") {
+		t.Errorf("log lines about readiness %q; want one, saying what to run", notReady)
+	}
+	cancel()
+	<-done
 }

@@ -16,8 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -39,7 +41,12 @@ type Store struct {
 	r *gorm.DB
 	// commits funnels lead creation from all requests into one writer that
 	// commits them in groups (see groupcommit.go).
-	commits   *groupCommitter
+	commits *groupCommitter
+	// damaged is set when a query met a malformed page (SQLite's
+	// SQLITE_CORRUPT or SQLITE_NOTADB): readiness then fails for good,
+	// saying what to run, instead of some requests failing unnoticed (an
+	// opt-out whose index page is bad).
+	damaged   atomic.Bool
 	closeOnce sync.Once
 }
 
@@ -119,6 +126,12 @@ func open(ctx context.Context, path string, submissions bool) (*Store, error) {
 	if s.r, err = openPool(ctx, path, readerPragmas, 4); err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %q for reading: %w", path, err)
+	}
+	for _, pool := range []*gorm.DB{s.w, s.r} {
+		if err := s.watchForDamage(pool); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("open database %q: %w", path, err)
+		}
 	}
 	if !submissions {
 		return s, nil
@@ -213,6 +226,9 @@ func (s *Store) Close() error {
 // succeeds again. That probe is made only then, so a healthy database is
 // not written to by checks.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.damaged.Load() {
+		return fmt.Errorf("ping database: %w", errDamaged)
+	}
 	// Open connections keep working on a file deleted under them, and
 	// answer from their caches, until the process ends and the leads with
 	// it: ask the file system.
@@ -408,3 +424,31 @@ func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]models.Co
 
 // DB exposes the read pool for tests and sub-commands that inspect rows.
 func (s *Store) DB() *gorm.DB { return s.r }
+
+// errDamaged is readiness's answer once a query met a malformed page.
+var errDamaged = errors.New(`the database is damaged (a query met a malformed page): stop the server and run leadbox check-db --full; see docs/operations.md, "A damaged database"`)
+
+// watchForDamage marks the store damaged when any GORM query on pool fails
+// with SQLite's malformed-page errors.
+func (s *Store) watchForDamage(pool *gorm.DB) error {
+	note := func(db *gorm.DB) {
+		var se sqlite3.Error
+		if db.Error != nil && errors.As(db.Error, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB) {
+			s.damaged.Store(true)
+		}
+	}
+	cb := pool.Callback()
+	for _, err := range []error{
+		cb.Query().After("gorm:query").Register("leadbox:damage", note),
+		cb.Row().After("gorm:row").Register("leadbox:damage", note),
+		cb.Raw().After("gorm:raw").Register("leadbox:damage", note),
+		cb.Create().After("gorm:create").Register("leadbox:damage", note),
+		cb.Update().After("gorm:update").Register("leadbox:damage", note),
+		cb.Delete().After("gorm:delete").Register("leadbox:damage", note),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
