@@ -213,8 +213,6 @@ type AccessStore interface {
 	// ForgetSignIn deletes what ReserveSignIn recorded for an attempt that
 	// turned out right.
 	ForgetSignIn(ctx context.Context, reserved []int64) error
-	// SignInFailures counts the failures recorded under key after since.
-	SignInFailures(ctx context.Context, key string, since time.Time) (int, error)
 
 	// AppendAudit seals e as the next entry of the audit log (see
 	// AuditEntry.Seal) and stores it. Appends are serialised, so two at

@@ -275,16 +275,6 @@ func (s *Store) ForgetSignIn(ctx context.Context, reserved []int64) error {
 	return nil
 }
 
-// SignInFailures counts the failures under key after since.
-func (s *Store) SignInFailures(ctx context.Context, key string, since time.Time) (int, error) {
-	var n int64
-	err := s.r.WithContext(ctx).Model(&signInFailure{}).Where("key = ? AND at > ?", key, since.UTC()).Count(&n).Error
-	if err != nil {
-		return 0, fmt.Errorf("count failed sign-ins: %w", err)
-	}
-	return int(n), nil
-}
-
 // AppendAudit appends e to the audit log.
 func (s *Store) AppendAudit(ctx context.Context, e *models.AuditEntry) error {
 	if err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return appendAudit(tx, e) }); err != nil {
