@@ -6,43 +6,19 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/leadbox/leadbox/models"
-	"github.com/leadbox/leadbox/models/sqlite"
-	"github.com/leadbox/leadbox/models/storetest"
 )
 
 // TestCheckDB: `leadbox check-db` says ok for a sound file and names the
 // damage of a broken one with exit 1, and never changes the file.
 func TestCheckDB(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "leadbox.db")
-	store, err := sqlite.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := storetest.NewSubmission(t, store, "ann@example.com")
-	if _, err := store.CreateLeadOnce(ctx, sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
-		t.Fatal(err)
-	}
-	var root int64
-	if err := store.DB().Raw("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_leads_public_id'").Scan(&root).Error; err != nil {
-		t.Fatal(err)
-	}
-	_ = store.Close()
-	getenv := func(k string) string {
-		if k == "LEADBOX_DATABASE" {
-			return db
-		}
-		return ""
-	}
+	db, _ := seededDatabase(t, 1)
 	check := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := run(ctx, append([]string{"check-db"}, args...), getenv, nil, &out, &out)
+		err := run(ctx, append([]string{"check-db"}, args...), databaseEnv(db), nil, &out, &out)
 		return out.String(), err
 	}
 	for _, args := range [][]string{nil, {"--full"}} {
@@ -51,15 +27,7 @@ func TestCheckDB(t *testing.T) {
 		}
 	}
 
-	f, err := os.OpenFile(db, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The index's cells live at the end of its page.
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096-100), (root-1)*4096+100); err != nil {
-		t.Fatal(err)
-	}
-	_ = f.Close()
+	damageIndex(t, db, "idx_leads_public_id")
 	before, _ := os.ReadFile(db)
 	out, err := check("--full")
 	if err == nil || exitStatus(err, &bytes.Buffer{}) != 1 || !strings.HasPrefix(out, "database damaged") || !strings.Contains(out, "A damaged database") {
@@ -77,47 +45,30 @@ func TestCheckDB(t *testing.T) {
 // TestServeChecksIntegrityAtStart: serve checks the file beside serving
 // and says in its log what it found.
 func TestServeChecksIntegrityAtStart(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, done, logs := startServe(t, ctx, nil)
-	waitUntil(t, "the check at start is logged", 10*time.Second, func() bool {
-		return strings.Contains(logs.String(), "integrity check at start: ok")
-	})
-	cancel()
-	<-done
-
-	// A file with a damaged index the start-up does not read.
-	db := filepath.Join(t.TempDir(), "leadbox.db")
-	store, err := sqlite.Open(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name   string
+		damage bool
+		want   string
+	}{
+		{"sound", false, "integrity check at start: ok"},
+		// An index the start-up itself does not read.
+		{"damaged", true, "the database is damaged"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := seededDatabase(t, 1)
+			if tt.damage {
+				damageIndex(t, db, "idx_leads_opt_out_token")
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, done, logs := startServe(t, ctx, map[string]string{"LEADBOX_DATABASE": db})
+			waitUntil(t, "the check at start is logged", 10*time.Second, func() bool {
+				return strings.Contains(logs.String(), tt.want)
+			})
+			cancel()
+			<-done
+		})
 	}
-	sub := storetest.NewSubmission(t, store, "ann@example.com")
-	if _, err := store.CreateLeadOnce(context.Background(), sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
-		t.Fatal(err)
-	}
-	var root int64
-	if err := store.DB().Raw("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_leads_opt_out_token'").Scan(&root).Error; err != nil {
-		t.Fatal(err)
-	}
-	_ = store.Close()
-	f, err := os.OpenFile(db, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The index's cells live at the end of its page.
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096-100), (root-1)*4096+100); err != nil {
-		t.Fatal(err)
-	}
-	_ = f.Close()
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	_, done2, logs2 := startServe(t, ctx2, map[string]string{"LEADBOX_DATABASE": db})
-	waitUntil(t, "the damage is logged", 10*time.Second, func() bool {
-		return strings.Contains(logs2.String(), "the database is damaged")
-	})
-	cancel2()
-	<-done2
 }
 
 // TestDamageMetByARequestFailsReadiness: an opt-out whose index page is
@@ -125,29 +76,8 @@ func TestServeChecksIntegrityAtStart(t *testing.T) {
 // that says what to run, so the instance leaves the load balancer instead
 // of failing some people's opt-outs unnoticed.
 func TestDamageMetByARequestFailsReadiness(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "leadbox.db")
-	store, err := sqlite.Open(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := storetest.NewSubmission(t, store, "ann@example.com")
-	if _, err := store.CreateLeadOnce(context.Background(), sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
-		t.Fatal(err)
-	}
-	var root int64
-	if err := store.DB().Raw("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_leads_opt_out_token'").Scan(&root).Error; err != nil {
-		t.Fatal(err)
-	}
-	_ = store.Close()
-	f, err := os.OpenFile(db, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096-100), (root-1)*4096+100); err != nil {
-		t.Fatal(err)
-	}
-	_ = f.Close()
-
+	db, subs := seededDatabase(t, 1)
+	damageIndex(t, db, "idx_leads_opt_out_token")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	base, done, logs := startServe(t, ctx, map[string]string{"LEADBOX_DATABASE": db})
@@ -163,7 +93,7 @@ func TestDamageMetByARequestFailsReadiness(t *testing.T) {
 	if got := get("/readyz"); got != http.StatusOK {
 		t.Fatalf("readyz before any request met the damage: %d", got)
 	}
-	if got := get("/optout/" + sub.Lead.OptOutToken); got == http.StatusOK {
+	if got := get("/optout/" + subs[0].Lead.OptOutToken); got == http.StatusOK {
 		t.Fatalf("an opt-out page on a damaged index answered 200")
 	}
 	for range 2 {

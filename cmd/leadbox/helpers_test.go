@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -22,6 +25,7 @@ import (
 	"github.com/leadbox/leadbox/internal/testlog"
 	"github.com/leadbox/leadbox/models"
 	"github.com/leadbox/leadbox/models/sqlite"
+	"github.com/leadbox/leadbox/models/storetest"
 )
 
 const (
@@ -349,4 +353,68 @@ func (a *app) outboxStatuses(t *testing.T, publicID string) map[string]models.Ou
 		byKind[r.Kind] = r
 	}
 	return byKind
+}
+
+// seededDatabase makes a database file with n leads (p0@example.com ...),
+// each as the form stores it, the box ticked on the even ones, through the
+// real engine, and returns its path and the submissions.
+func seededDatabase(t *testing.T, n int) (string, []storetest.Submission) {
+	t.Helper()
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "leadbox.db")
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	subs := make([]storetest.Submission, n)
+	for i := range subs {
+		sub := storetest.NewSubmission(t, store, fmt.Sprintf("p%d@example.com", i))
+		if i%2 == 1 {
+			sub.Consent.Action = models.ActionNotGiven
+			sub.Lead.ConfirmToken, sub.Lead.ConfirmExpiresAt = nil, nil
+			sub.Outbox = sub.Outbox[:1]
+		}
+		if _, err := store.CreateLeadOnce(ctx, sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
+			t.Fatal(err)
+		}
+		subs[i] = sub
+	}
+	return db, subs
+}
+
+// databaseEnv is the settings of a command run on db, every other one its
+// default.
+func databaseEnv(db string) func(string) string {
+	return func(k string) string {
+		if k == "LEADBOX_DATABASE" {
+			return db
+		}
+		return ""
+	}
+}
+
+// damageIndex overwrites the cells of an index's root page in the closed
+// database file db, as a failing disk or a torn copy would. The cells
+// live at the end of the page, past its header.
+func damageIndex(t *testing.T, db, index string) {
+	t.Helper()
+	conn, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root int64
+	err = conn.QueryRow("SELECT rootpage FROM sqlite_schema WHERE name = ?", index).Scan(&root)
+	_ = conn.Close()
+	if err != nil {
+		t.Fatalf("root page of %s: %v", index, err)
+	}
+	f, err := os.OpenFile(db, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096-100), (root-1)*4096+100); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/leadbox/leadbox/models"
-	"github.com/leadbox/leadbox/models/sqlite"
-	"github.com/leadbox/leadbox/models/storetest"
 )
 
 // TestOutboxListsAPageAtATime: a backlog larger than a page is summed up
@@ -19,28 +15,8 @@ import (
 // a page at a time; bad flags exit 2.
 func TestOutboxListsAPageAtATime(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "leadbox.db")
-	store, err := sqlite.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const leads = 40 // 60 emails: a sales email each, a confirmation for half
-	for i := range leads {
-		sub := storetest.NewSubmission(t, store, fmt.Sprintf("p%d@example.com", i))
-		if i%2 == 1 {
-			sub.Outbox = sub.Outbox[:1]
-		}
-		if _, err := store.CreateLeadOnce(ctx, sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_ = store.Close()
-	getenv := func(k string) string {
-		if k == "LEADBOX_DATABASE" {
-			return db
-		}
-		return ""
-	}
+	db, _ := seededDatabase(t, 40) // 60 emails: a sales email each, a confirmation for half
+	getenv := databaseEnv(db)
 	list := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		err := run(ctx, append([]string{"outbox"}, args...), getenv, nil, &out, &out)
