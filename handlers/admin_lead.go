@@ -128,14 +128,8 @@ func leadPage(c *gin.Context, rend *renderer, view inboxView, d models.LeadDetai
 // The read is audited.
 func adminLeadShow(store adminLeadReader, rend *renderer, view inboxView) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := c.Param("id")
-		d, err := store.LeadDetail(c.Request.Context(), id, view.doubleOptIn)
-		if errors.Is(err, models.ErrNotFound) {
-			notFoundLead(c, rend)
-			return
-		}
-		if err != nil {
-			rend.internalError(c, err)
+		d, ok := adminLoadLead(c, store, rend, view)
+		if !ok {
 			return
 		}
 		if !auditRead(c, store, rend, view.now(), actionLeadRead, models.LeadTarget(d.PublicID)) {
@@ -147,6 +141,21 @@ func adminLeadShow(store adminLeadReader, rend *renderer, view inboxView) gin.Ha
 	}
 }
 
+// adminLoadLead reads the lead the path names, answering 404 or 500
+// itself when it cannot; ok reports whether to go on.
+func adminLoadLead(c *gin.Context, store adminLeadReader, rend *renderer, view inboxView) (models.LeadDetail, bool) {
+	d, err := store.LeadDetail(c.Request.Context(), c.Param("id"), view.doubleOptIn)
+	if errors.Is(err, models.ErrNotFound) {
+		notFoundLead(c, rend)
+		return models.LeadDetail{}, false
+	}
+	if err != nil {
+		rend.internalError(c, err)
+		return models.LeadDetail{}, false
+	}
+	return d, true
+}
+
 // adminLeadUpdate changes a lead's status and adds a note (adminGate has
 // checked the CSRF token). The change, its history entry and its audit
 // entry are one write (models.InboxStore.UpdateLead), recorded as made by
@@ -155,15 +164,9 @@ func adminLeadShow(store adminLeadReader, rend *renderer, view inboxView) gin.Ha
 func adminLeadUpdate(store adminLeadUpdater, rend *renderer, view inboxView) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		id := c.Param("id")
 		form := leadChangeForm{Status: c.PostForm("status"), Note: strings.TrimSpace(c.PostForm("note"))}
-		d, err := store.LeadDetail(ctx, id, view.doubleOptIn)
-		if errors.Is(err, models.ErrNotFound) {
-			notFoundLead(c, rend)
-			return
-		}
-		if err != nil {
-			rend.internalError(c, err)
+		d, ok := adminLoadLead(c, store, rend, view)
+		if !ok {
 			return
 		}
 		if errs := form.valid(); len(errs) > 0 {
@@ -186,7 +189,7 @@ func adminLeadUpdate(store adminLeadUpdater, rend *renderer, view inboxView) gin
 			return
 		}
 		p := adminPrincipal(c)
-		_, err = store.UpdateLead(ctx, d.PublicID, ch, models.Origin{Actor: p.Name, IP: c.ClientIP(), At: view.now().UTC()}, view.doubleOptIn)
+		_, err := store.UpdateLead(ctx, d.PublicID, ch, models.Origin{Actor: p.Name, IP: c.ClientIP(), At: view.now().UTC()}, view.doubleOptIn)
 		if errors.Is(err, models.ErrNotFound) {
 			notFoundLead(c, rend)
 			return
