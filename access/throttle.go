@@ -21,8 +21,8 @@ func AccountKey(secret []byte, email string) string {
 	return "account:" + hex.EncodeToString(m.Sum(nil))
 }
 
-// ClientKey is the key under which failed sign-ins from a client are
-// counted: "ip:" and an IPv4 address, or the /64 of an IPv6 one, the block
+// ClientKey is whom a per-client limit counts (failed sign-ins, and the
+// submissions' rate limit): "ip:" and an IPv4 address, or the /64 of an IPv6 one, the block
 // a single host is given and may pick any address from (RFC 7934 §6);
 // counted per address, one host would have 2^64 budgets. A client behind
 // a NAT64 gateway (RFC 6052's well-known prefix) is its IPv4 address. A

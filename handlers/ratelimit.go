@@ -3,13 +3,14 @@ package handlers
 import (
 	"math"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
+
+	"github.com/leadbox/leadbox/access"
 )
 
 // maxTrackedClients bounds the limiter's memory whatever the number of
@@ -72,33 +73,6 @@ func (l *clientLimiter) reserve(key string, now time.Time) (*rate.Reservation, t
 	return r, 0
 }
 
-// clientKey is whom the limit counts: an IPv4 address, or the /64 of an
-// IPv6 one, the block a single host is given and may pick any address
-// from (RFC 7934 §6); counted per address, one host would have 2^64
-// budgets.
-func clientKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is4() {
-		return a.String()
-	}
-	// Behind a NAT64 gateway (RFC 6052's well-known prefix) each IPv4
-	// client is its own address in the last 32 bits, all in one /64.
-	if nat64.Contains(a) {
-		b := a.As16()
-		return netip.AddrFrom4([4]byte(b[12:])).String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
-
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
 // rateLimit is one form's budget of accepted submissions per client. A
 // submission takes a token before its body is even read, and gives it back
 // when its outcome says so (see tokenUse).
@@ -130,7 +104,7 @@ func (l rateLimit) take(ip string) (t rateTicket, wait time.Duration, ok bool) {
 		return rateTicket{}, 0, true
 	}
 	t.at = l.now()
-	t.r, wait = l.clients.reserve(clientKey(ip), t.at)
+	t.r, wait = l.clients.reserve(access.ClientKey(ip), t.at) // one client as sign-in throttling counts it
 	return t, wait, t.r != nil
 }
 
