@@ -49,6 +49,12 @@ type Lead struct {
 	// starts as LeadNew.
 	Status string `gorm:"not null;default:'new'"`
 
+	// ErasedAt is set when the lead's personal data was erased (a
+	// data-subject request, or retention): every field a person typed or
+	// brought is empty, the tokens are void, and the row is kept only for
+	// counts.
+	ErasedAt *time.Time
+
 	// OptOutToken is the secret in the lead's opt-out link. It never expires:
 	// a person must be able to leave from a years-old email.
 	OptOutToken string `gorm:"size:64;not null;uniqueIndex"`

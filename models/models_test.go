@@ -72,6 +72,10 @@ func TestMarketingOf(t *testing.T) {
 	ev := func(action string, m int) ConsentEvent {
 		return ConsentEvent{Purpose: PurposeMarketingEmail, Action: action, At: at(m)}
 	}
+	// by is an event made some other way than the form's: a suppression
+	// by phone or letter, or a withdrawal recalled from the suppression
+	// list when an erased or suppressed address comes back.
+	by := func(method string, e ConsentEvent) ConsentEvent { e.Method = method; return e }
 	tests := []struct {
 		name   string
 		events []ConsentEvent
@@ -90,6 +94,12 @@ func TestMarketingOf(t *testing.T) {
 		{"unticked after a withdrawal changes nothing", []ConsentEvent{ev(ActionWithdrawn, 1), ev(ActionNotGiven, 2)}, true, Marketing{MarketingWithdrawn, at(1)}},
 		{"a stray confirmation confirms nothing", []ConsentEvent{ev(ActionWithdrawn, 1), ev(ActionConfirmed, 2)}, true, Marketing{MarketingWithdrawn, at(1)}},
 		{"withdrawn without ever giving", []ConsentEvent{ev(ActionWithdrawn, 1)}, true, Marketing{MarketingWithdrawn, at(1)}},
+		{"suppressed by phone after a confirmed consent", []ConsentEvent{ev(ActionGiven, 1), ev(ActionConfirmed, 2), by(MethodSuppression, ev(ActionWithdrawn, 3))}, true, Marketing{MarketingWithdrawn, at(3)}},
+		{"suppressed while unknown, then unticked", []ConsentEvent{by(MethodSuppressionList, ev(ActionWithdrawn, 1)), ev(ActionNotGiven, 2)}, true, Marketing{MarketingWithdrawn, at(1)}},
+		{"suppressed while unknown, then ticked and confirmed", []ConsentEvent{by(MethodSuppressionList, ev(ActionWithdrawn, 1)), ev(ActionGiven, 2), ev(ActionConfirmed, 3)}, true, Marketing{MarketingGiven, at(3)}},
+		{"erased (the ledger holds nothing of the address)", []ConsentEvent{}, true, Marketing{State: MarketingNotGiven}},
+		{"erased after an opt-out, back unticked", []ConsentEvent{by(MethodSuppressionList, ev(ActionWithdrawn, 1)), ev(ActionNotGiven, 5)}, true, Marketing{MarketingWithdrawn, at(1)}},
+		{"erased after an opt-out, back and ticked: pending", []ConsentEvent{by(MethodSuppressionList, ev(ActionWithdrawn, 1)), ev(ActionGiven, 5)}, true, Marketing{MarketingPending, at(5)}},
 		{"another purpose is not marketing email", []ConsentEvent{{Purpose: "sms", Action: ActionGiven, At: at(1)}}, false, Marketing{State: MarketingNotGiven}},
 	}
 	for _, tt := range tests {

@@ -137,6 +137,7 @@ type Store interface {
 	OutboxCounts(ctx context.Context) (OutboxCounts, error)
 
 	InboxStore
+	SubjectStore
 
 	SpamTallies
 	SpamCounts(ctx context.Context, since time.Time) ([]SpamCount, error)

@@ -122,6 +122,21 @@ func (c *confirmIndex) add(person uint64, at time.Time) {
 	c.count[person]++
 }
 
+// forget drops what the index counts for person (an erased address). Its
+// ring entries are blanked (person 0, which no address's hash is in
+// practice), so that their expiry later leaves a new count alone.
+func (c *confirmIndex) forget(person uint64) {
+	if _, ok := c.count[person]; !ok {
+		return
+	}
+	delete(c.count, person)
+	for i := range c.size {
+		if e := &c.ring[(c.head+i)%len(c.ring)]; e.person == person {
+			e.person = 0
+		}
+	}
+}
+
 // grow doubles the ring (up to maxConfirmEntries), keeping the order.
 func (c *confirmIndex) grow() {
 	n := min(max(2*len(c.ring), 1024), maxConfirmEntries)

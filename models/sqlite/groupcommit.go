@@ -50,8 +50,16 @@ type groupCommitter struct {
 	recent   *recentLeads    // committed submissions, for duplicate detection
 	confirms *confirmIndex   // confirmation emails queued, for their limit
 	reqs     chan *createReq // unbuffered: a request is either taken or not
-	closing  chan struct{}
-	done     chan struct{}
+	// jobs are writes that must not interleave with submissions (an
+	// erasure): each runs alone in this goroutine, between two groups,
+	// and then changes the in-memory indexes, so no submission sees the
+	// database and the indexes disagree.
+	jobs chan *writeJob
+	// addressKey keys models.AddressHash, to find a submission's address
+	// on the suppression list.
+	addressKey []byte
+	closing    chan struct{}
+	done       chan struct{}
 	// crowdedAt is when (UnixNano) a group last had busyGroup or more
 	// submissions: requests queuing up behind the writer.
 	crowdedAt atomic.Int64
@@ -86,6 +94,7 @@ type createReq struct {
 	// Worked out by prepare, before the writer takes the request.
 	key    dupKey // what makes it the same submission
 	person uint64 // whose confirmation emails it counts against
+	hash   string // the address's keyed hash (models.AddressHash)
 	// Set by the writer before result is closed.
 	earlier int64 // id of the lead this one duplicates, or 0
 	dropped bool  // the confirmation email was over the limit
@@ -105,6 +114,10 @@ type leadStmts struct {
 	// withdrawnAfter tells whether a person withdrew after a lead's
 	// submission (see insert).
 	withdrawnAfter *sql.Stmt
+	// suppressed finds a withdrawal known only by the address's keyed
+	// hash, and unsuppress marks it written into the ledger (see
+	// recallWithdrawal).
+	suppressed, unsuppress *sql.Stmt
 }
 
 const (
@@ -112,33 +125,37 @@ const (
 	// same message sent again with the box newly ticked is new consent.
 	leadSQL = `INSERT INTO leads (public_id, created_at, name, email, email_key, phone, company, message,
 		page_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content, status,
-		opt_out_token, confirm_token, confirm_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		opt_out_token, confirm_token, confirm_expires_at, erased_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	searchSQL  = `INSERT INTO lead_search (lead_id, text) VALUES (?, ?)`
 	consentSQL = `INSERT INTO consent_events (subject, purpose, at, action, method, lead_id, ip, user_agent,
 		page_url, consent_text_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// withdrawnAfterSQL asks withdrawnSinceSQL of a lead's submission.
 	withdrawnAfterSQL = `SELECT EXISTS (SELECT 1 FROM consent_events c
 		WHERE c.lead_id = ? AND c.method = '` + models.MethodForm + `' AND ` + withdrawnSinceSQL + `)`
-	outboxSQL = `INSERT INTO outbox (lead_id, kind, recipient, status, created_at, next_attempt_at, lease_until,
+	suppressedSQL = `SELECT withdrawn_at FROM suppressions WHERE address_hash = ? AND withdrawn_at IS NOT NULL`
+	unsuppressSQL = `UPDATE suppressions SET withdrawn_at = NULL WHERE address_hash = ?`
+	outboxSQL     = `INSERT INTO outbox (lead_id, kind, recipient, status, created_at, next_attempt_at, lease_until,
 		queued_at, attempts, last_error, sent_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCommitter, error) {
+func startGroupCommitter(ctx context.Context, db *sql.DB, path string, addressKey []byte) (*groupCommitter, error) {
 	file := DatabaseFile(path)
 	fi, err := os.Stat(file)
 	if err != nil {
 		return nil, fmt.Errorf("the database file: %w", err)
 	}
 	g := &groupCommitter{
-		db:       db,
-		path:     file,
-		file:     fi,
-		recent:   newRecentLeads(),
-		confirms: newConfirmIndex(),
-		reqs:     make(chan *createReq),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
+		db:         db,
+		path:       file,
+		file:       fi,
+		recent:     newRecentLeads(),
+		confirms:   newConfirmIndex(),
+		reqs:       make(chan *createReq),
+		jobs:       make(chan *writeJob),
+		closing:    make(chan struct{}),
+		addressKey: addressKey,
+		done:       make(chan struct{}),
 	}
 	for _, p := range []struct {
 		dst   **sql.Stmt
@@ -147,6 +164,7 @@ func startGroupCommitter(ctx context.Context, db *sql.DB, path string) (*groupCo
 		{&g.stmts.lead, leadSQL}, {&g.stmts.search, searchSQL},
 		{&g.stmts.consent, consentSQL}, {&g.stmts.outbox, outboxSQL},
 		{&g.stmts.confirmations, confirmationsSQL}, {&g.stmts.withdrawnAfter, withdrawnAfterSQL},
+		{&g.stmts.suppressed, suppressedSQL}, {&g.stmts.unsuppress, unsuppressSQL},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -218,6 +236,7 @@ func (g *groupCommitter) prepare(r *createReq) {
 	}
 	r.key = keyOf(consent.Subject, consent.Action, lead.Message)
 	r.person = g.confirms.key(consent.Subject)
+	r.hash = models.AddressHash(g.addressKey, consent.Subject)
 }
 
 func (g *groupCommitter) stop() {
@@ -227,7 +246,8 @@ func (g *groupCommitter) stop() {
 }
 
 func (g *groupCommitter) closeStmts() {
-	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.search, g.stmts.consent, g.stmts.outbox, g.stmts.confirmations, g.stmts.withdrawnAfter} {
+	for _, st := range []*sql.Stmt{g.stmts.lead, g.stmts.search, g.stmts.consent, g.stmts.outbox,
+		g.stmts.confirmations, g.stmts.withdrawnAfter, g.stmts.suppressed, g.stmts.unsuppress} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -241,6 +261,9 @@ func (g *groupCommitter) run() {
 		select {
 		case r := <-g.reqs:
 			group = append(group[:0], r)
+		case j := <-g.jobs:
+			g.runJob(j)
+			continue
 		case <-g.closing:
 			return
 		}
@@ -408,6 +431,9 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 		}
 		r.dropped = n >= r.guards.MaxConfirmations
 	}
+	if err := st.recallWithdrawal(r); err != nil {
+		return err
+	}
 	if err := st.insert(r); err != nil {
 		return err
 	}
@@ -488,6 +514,8 @@ func (g *groupCommitter) inTx(f func(leadStmts) error) error {
 		outbox:         tx.StmtContext(ctx, g.stmts.outbox),
 		confirmations:  tx.StmtContext(ctx, g.stmts.confirmations),
 		withdrawnAfter: tx.StmtContext(ctx, g.stmts.withdrawnAfter),
+		suppressed:     tx.StmtContext(ctx, g.stmts.suppressed),
+		unsuppress:     tx.StmtContext(ctx, g.stmts.unsuppress),
 	}
 	if err := f(st); err != nil {
 		_ = tx.Rollback()
@@ -504,7 +532,7 @@ func (st leadStmts) insert(r *createReq) error {
 	res, err := st.lead.Exec(lead.PublicID, lead.CreatedAt.UTC(), lead.Name, lead.Email, lead.EmailKey,
 		lead.Phone, lead.Company, lead.Message, lead.PageURL,
 		lead.UTMSource, lead.UTMMedium, lead.UTMCampaign, lead.UTMTerm, lead.UTMContent, lead.Status,
-		lead.OptOutToken, lead.ConfirmToken, utcOrNil(lead.ConfirmExpiresAt))
+		lead.OptOutToken, lead.ConfirmToken, utcOrNil(lead.ConfirmExpiresAt), utcOrNil(lead.ErasedAt))
 	if err != nil {
 		return fmt.Errorf("insert lead: %w", err)
 	}
@@ -540,6 +568,79 @@ func (st leadStmts) insert(r *createReq) error {
 	}
 	lead.Consent = consent
 	return nil
+}
+
+// recallWithdrawal writes into the ledger, before r's own consent event, a
+// withdrawal that was known only by the address's keyed hash: a
+// suppression recorded while Leadbox held nothing about the address, or
+// the opt-out of an address that was erased since. The address is back,
+// so its ledger can hold the decision again, and the decision is in force
+// from when it was made: a submission with the box unticked leaves the
+// person withdrawn, a ticked one is new consent after it. One look-up by
+// primary key in a small table per submission.
+func (st leadStmts) recallWithdrawal(r *createReq) error {
+	var at time.Time
+	switch err := st.suppressed.QueryRow(r.hash).Scan(&at); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("look the address up on the suppression list: %w", err)
+	}
+	_, err := st.consent.Exec(r.consent.Subject, models.PurposeMarketingEmail, at.UTC(), models.ActionWithdrawn,
+		models.MethodSuppressionList, nil, "", "", "", nil)
+	if err != nil {
+		return fmt.Errorf("recall a withdrawal from the suppression list: %w", err)
+	}
+	if _, err := st.unsuppress.Exec(r.hash); err != nil {
+		return fmt.Errorf("recall a withdrawal from the suppression list: %w", err)
+	}
+	return nil
+}
+
+// writeJob is a write that runs alone in the writer goroutine (see
+// groupCommitter.jobs). fn commits it and says what the in-memory indexes
+// must forget.
+type writeJob struct {
+	fn   func() (forgetting, error)
+	err  error
+	done chan struct{}
+}
+
+// forgetting is what an erased address leaves in the in-memory indexes:
+// its submissions' duplicate keys and its normalised address.
+type forgetting struct {
+	keys     []dupKey
+	subjects []string
+}
+
+// exclusive runs fn alone in the writer goroutine and waits for it. Once
+// taken, the job is waited for even if ctx ends (fn watches ctx itself).
+func (g *groupCommitter) exclusive(ctx context.Context, fn func() (forgetting, error)) error {
+	j := &writeJob{fn: fn, done: make(chan struct{})}
+	select {
+	case g.jobs <- j:
+	case <-g.closing:
+		return errStoreClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-j.done
+	return j.err
+}
+
+func (g *groupCommitter) runJob(j *writeJob) {
+	f, err := j.fn()
+	if err == nil {
+		for _, k := range f.keys {
+			g.recent.forget(k)
+		}
+		for _, s := range f.subjects {
+			g.confirms.forget(g.confirms.key(s))
+		}
+	}
+	g.noteStorage(err)
+	j.err = err
+	close(j.done)
 }
 
 func utcOrNil(t *time.Time) any {

@@ -63,6 +63,8 @@ func leadsWhere(f models.LeadFilter, doubleOptIn bool) (conds []string, args []a
 	if f.Spam || (f.Form != "" && f.Form != "contact") {
 		return []string{"0"}, nil, nil
 	}
+	// An erased lead is kept for counts only: nothing in it is anybody's.
+	conds = append(conds, "l.erased_at IS NULL")
 	if f.Status != "" {
 		// With a search, the unary + keeps SQLite from walking the status
 		// index (and every lead of a common status) instead of lead_search
@@ -155,12 +157,12 @@ func leadsQuery(f models.LeadFilter, conds []string, keyset bool) (query, order 
 // read back here.
 const leadColumns = `l.id, l.public_id, l.created_at, l.name, l.email, l.email_key, l.phone, l.company, l.message,
 	l.page_url, l.utm_source, l.utm_medium, l.utm_campaign, l.utm_term, l.utm_content, l.status,
-	l.opt_out_token, l.confirm_token, l.confirm_expires_at`
+	l.opt_out_token, l.confirm_token, l.confirm_expires_at, l.erased_at`
 
 func scanLead(rows interface{ Scan(...any) error }, l *models.Lead) error {
 	return rows.Scan(&l.ID, &l.PublicID, &l.CreatedAt, &l.Name, &l.Email, &l.EmailKey, &l.Phone, &l.Company, &l.Message,
 		&l.PageURL, &l.UTMSource, &l.UTMMedium, &l.UTMCampaign, &l.UTMTerm, &l.UTMContent, &l.Status,
-		&l.OptOutToken, &l.ConfirmToken, &l.ConfirmExpiresAt)
+		&l.OptOutToken, &l.ConfirmToken, &l.ConfirmExpiresAt, &l.ErasedAt)
 }
 
 // withMarketing adds each lead's marketing state, reading the consent
@@ -171,7 +173,9 @@ func (s *Store) withMarketing(ctx context.Context, leads []models.Lead, doubleOp
 	}
 	subjects := make([]string, 0, len(leads))
 	for _, l := range leads {
-		subjects = append(subjects, l.EmailKey)
+		if l.EmailKey != "" { // "" is every erased lead's: nobody's
+			subjects = append(subjects, l.EmailKey)
+		}
 	}
 	// Only what MarketingOf reads, scanned by hand: on an export this
 	// runs once per batch of leads, and GORM's reflection cost more than
@@ -300,7 +304,7 @@ func (s *Store) UpdateLead(ctx context.Context, publicID string, ch models.LeadC
 // Newest decision first.
 const marketingContactsSQL = `WITH latest AS (
 		SELECT subject, max(id) AS id FROM consent_events
-		WHERE purpose = ? AND action IN ('given', 'confirmed', 'withdrawn')
+		WHERE purpose = ? AND action IN ('given', 'confirmed', 'withdrawn') AND subject != ''
 		GROUP BY subject)
 	SELECT l.email, d.action, d.at, g.at, l.name, l.company, l.public_id, t.hash
 	FROM latest JOIN consent_events d ON d.id = latest.id

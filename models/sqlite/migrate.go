@@ -29,6 +29,7 @@ var migrations = []migration{
 	{3, "inbox: a lead's status and history; outbox rows found by lead", inboxSchema},
 	{4, "inbox search: each lead's text, folded, in a narrow table", searchSchema},
 	{5, "fill in the person key of leads stored before it existed", fillEmailKeys},
+	{6, "data-subject rights: erased leads, suppressions by keyed hash, leases, a ledger only erasure may blank", privacySchema},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer release than
@@ -374,4 +375,56 @@ func fillEmailKeys(tx *gorm.DB) error {
 			return err
 		}
 	}
+}
+
+// privacySchema adds what erasure and retention need (see privacy.go and
+// retention.go):
+//
+//   - leads.erased_at marks a lead whose personal data was erased: what
+//     is left (id, time, form, status) identifies nobody and stays for
+//     counts.
+//   - suppressions keeps an address by its keyed hash alone
+//     (models.AddressHash): since when it is suppressed (a request by
+//     phone or letter, or from the privacy page), a withdrawal the ledger
+//     does not hold (the address had no leads, or they were erased), and
+//     when it was last erased (which voids older privacy links).
+//   - leases lets one of several processes run a periodic task.
+//   - The consent ledger stays append-only, with one exception the
+//     database itself keeps narrow: inside a transaction that has a row in
+//     erasing (which only erasure and retention write, and delete again
+//     before they commit), an update may blank an event's personal data
+//     (subject, IP, user agent, page) and change nothing else. What was
+//     decided, when and how, stays; deletes stay refused.
+//   - idx_consent_withdrawals finds the withdrawals of a period (retention
+//     erases an address that withdrew long enough ago); partial, so the
+//     submissions' events cost it nothing.
+func privacySchema(tx *gorm.DB) error {
+	for _, stmt := range []string{
+		`ALTER TABLE leads ADD COLUMN erased_at DATETIME`,
+		`CREATE TABLE suppressions (
+			address_hash TEXT PRIMARY KEY,
+			suppressed_at DATETIME,
+			withdrawn_at DATETIME,
+			erased_at DATETIME)`,
+		`CREATE TABLE leases (
+			name TEXT PRIMARY KEY,
+			holder TEXT NOT NULL,
+			until DATETIME NOT NULL)`,
+		`CREATE TABLE erasing (reason TEXT NOT NULL)`,
+		`DROP TRIGGER consent_events_no_update`,
+		`CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
+		 WHEN NOT (EXISTS (SELECT 1 FROM erasing)
+			AND NEW.id = OLD.id AND NEW.purpose = OLD.purpose AND NEW.at = OLD.at
+			AND NEW.action = OLD.action AND NEW.method = OLD.method
+			AND NEW.lead_id IS OLD.lead_id AND NEW.consent_text_id IS OLD.consent_text_id
+			AND NEW.subject IN (OLD.subject, '') AND NEW.ip IN (OLD.ip, '')
+			AND NEW.user_agent IN (OLD.user_agent, '') AND NEW.page_url IN (OLD.page_url, ''))
+		 BEGIN SELECT RAISE(ABORT, 'consent events are append-only: only an erasure may blank their personal data'); END`,
+		`CREATE INDEX idx_consent_withdrawals ON consent_events (at) WHERE action = '` + models.ActionWithdrawn + `'`,
+	} {
+		if err := tx.Exec(stmt).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }

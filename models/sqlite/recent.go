@@ -82,6 +82,20 @@ func (r *recentLeads) add(k dupKey, id int64, at time.Time) {
 	r.byKey[k] = recentLead{id: id, at: at.UnixNano()}
 }
 
+// forget drops k (an erased submission): its ring slots are blanked, so
+// that recycling them later cannot drop a newer entry of the same key.
+func (r *recentLeads) forget(k dupKey) {
+	if _, ok := r.byKey[k]; !ok {
+		return
+	}
+	delete(r.byKey, k)
+	for i := range r.ring {
+		if r.ring[i] == k {
+			r.ring[i] = dupKey{}
+		}
+	}
+}
+
 // load fills the index from the latest leads in the database, so duplicate
 // detection survives a restart.
 func (r *recentLeads) load(ctx context.Context, db *sql.DB) error {

@@ -48,6 +48,9 @@ type Store struct {
 	// opt-out whose index page is bad).
 	damaged   atomic.Bool
 	closeOnce sync.Once
+	// addressKey keys models.AddressHash: the installation's secret,
+	// read once at open.
+	addressKey []byte
 }
 
 // writerPragmas are set per connection through the DSN (most pragmas are
@@ -63,7 +66,11 @@ type Store struct {
 //     upgrading a read transaction to a write one fails with SQLITE_BUSY
 //     without honouring busy_timeout.
 //   - foreign_keys=on: SQLite leaves them off unless asked, per connection.
-const writerPragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on"
+//   - secure_delete=on: what a write frees (an erased lead's text, a row
+//     rewritten shorter) is overwritten with zeros, instead of lingering in
+//     free pages and free space inside pages where a copy of the file
+//     would still show it. Only the writer frees anything.
+const writerPragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_secure_delete=on"
 
 // walSizeLimit is the size the write-ahead log is truncated to after a
 // checkpoint (see open).
@@ -133,10 +140,14 @@ func open(ctx context.Context, path string, submissions bool) (*Store, error) {
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
 	}
+	if s.addressKey, err = s.Secret(ctx, models.AddressHashSecret); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
 	if !submissions {
 		return s, nil
 	}
-	if s.commits, err = startGroupCommitter(ctx, wdb, path); err != nil {
+	if s.commits, err = startGroupCommitter(ctx, wdb, path, s.addressKey); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
@@ -413,6 +424,9 @@ func withSubmissionConsent(db *gorm.DB, path string) *gorm.DB {
 // whatever clock wrote each event's time.
 func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]models.ConsentEvent, error) {
 	var evs []models.ConsentEvent
+	if subject == "" { // an erased lead's: its events are anonymous now
+		return evs, nil
+	}
 	err := s.r.WithContext(ctx).Preload("ConsentText").
 		Where("subject = ? AND purpose = ?", subject, models.PurposeMarketingEmail).
 		Order("id").Find(&evs).Error

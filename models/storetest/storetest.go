@@ -78,6 +78,14 @@ func Run(t *testing.T, e Engine) {
 		{"AuditConcurrentAppends", testAuditConcurrentAppends},
 		{"AuditAppendOnly", testAuditAppendOnly},
 		{"AuditTampering", testAuditTampering},
+		{"SubjectAccess", testSubjectAccess},
+		{"Erasure", testErasure},
+		{"ErasureForgetsSubmissions", testErasureForgetsSubmissions},
+		{"ErasedOptOutStaysOptedOut", testErasedOptOutStaysOptedOut},
+		{"Suppression", testSuppression},
+		{"PrivacyLink", testPrivacyLink},
+		{"Leases", testLeases},
+		{"Purge", testPurge},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
 	}

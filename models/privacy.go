@@ -1,0 +1,156 @@
+package models
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Data-subject rights (GDPR articles 15, 17 and 21) and retention
+// (article 5(1)(e)): what is held about an address, its erasure, a
+// suppression that outlives erasure, and the purge that erases by itself
+// what has been kept long enough.
+
+// AddressHashSecret names the installation's secret (Store.Secret) that
+// keys AddressHash.
+const AddressHashSecret = "address_hash"
+
+// AddressHash is what Leadbox keeps of an address once it may keep nothing
+// else: HMAC-SHA256, keyed with the installation's secret, of the address's
+// normal form (NormalizeEmail), in lowercase hex. Without the key the hash
+// cannot be tested against a list of addresses, so it identifies nobody to
+// whoever reads it (the audit log, a backup); with it, the same address
+// gives the same hash, so an address that opted out and was erased stays
+// opted out.
+func AddressHash(key []byte, subject string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(subject))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// SubjectTarget names an address in an audit entry by its AddressHash,
+// never by the address.
+func SubjectTarget(hash string) string { return "subject:" + hash }
+
+// Audit actions of data-subject requests and retention.
+const (
+	AuditSubjectAccess   = "subject.access"
+	AuditSubjectErase    = "subject.erase"
+	AuditSubjectSuppress = "subject.suppress"
+	AuditRetentionPurge  = "retention.purge"
+)
+
+// Methods of the consent events that data-subject requests write.
+const (
+	// MethodSuppression: an operator recorded a request made by phone or
+	// letter (POST /api/v1/suppressions).
+	MethodSuppression = "suppression"
+	// MethodPrivacyPage: the person pressed "stop marketing" on their
+	// privacy page.
+	MethodPrivacyPage = "privacy_page"
+	// MethodSuppressionList: a withdrawal known only by the address's
+	// keyed hash (a suppression of an address with no leads, or one that
+	// was erased after opting out), written into the ledger when the
+	// address submits a form again, before that submission's own event.
+	MethodSuppressionList = "suppression_list"
+)
+
+// KindPrivacyLink is the email that brings a person the signed link to
+// their privacy page.
+const KindPrivacyLink = "privacy_link"
+
+// SubjectData is everything held about one address (GDPR article 15).
+type SubjectData struct {
+	// Subject is the address in its normal form.
+	Subject string
+	// Leads are the address's leads, oldest first, each with the whole
+	// consent ledger of the address, its emails and its history.
+	Leads []LeadDetail
+	// Suppressed: the address is on the suppression list (a suppression
+	// was recorded and no consent was given after it).
+	Suppressed bool
+}
+
+// Erasure is what an erasure did.
+type Erasure struct {
+	Leads           int // leads whose personal data was erased
+	CancelledEmails int // emails to or about them that were still waiting
+}
+
+// Retention is how long personal data is kept; zero keeps it for ever.
+type Retention struct {
+	// Inquiry: a lead's inquiry data, after the lead's last change. An
+	// address whose marketing consent stands keeps its email, name and
+	// consent records until the consent is withdrawn plus this period.
+	Inquiry time.Duration
+	// IP: IP addresses and user agents, except in the consent records of
+	// a consent that still stands.
+	IP time.Duration
+	// DoubleOptIn: a consent stands only once confirmed by email.
+	DoubleOptIn bool
+}
+
+// PurgeReport counts what one retention purge erased (or, dry, would).
+type PurgeReport struct {
+	// Inquiries: leads whose inquiry data (message, phone, company,
+	// page, UTM, notes) was erased while their person's consent stands.
+	Inquiries int64
+	// Leads: leads erased whole, as an erasure request would.
+	Leads int64
+	// People: addresses erased whole (all their leads).
+	People int64
+	// IPs: consent records whose IP address and user agent were dropped.
+	IPs int64
+	// Batches: write transactions the purge took.
+	Batches int64
+	// LongestBatch is the longest time one batch held the writer.
+	LongestBatch time.Duration
+}
+
+// SubjectStore answers data-subject requests and runs retention. Subjects
+// are normalised addresses (NormalizeEmail). Each change is one
+// transaction with its audit entry, which names o.Actor and the address's
+// keyed hash, never the address.
+type SubjectStore interface {
+	// SubjectAccess returns everything held about subject; an address
+	// nothing is held about gives empty data, not an error.
+	SubjectAccess(ctx context.Context, subject string, doubleOptIn bool) (SubjectData, error)
+	// AuditSubject appends the audit entry of a request about subject
+	// (an access export) without changing anything else.
+	AuditSubject(ctx context.Context, action, subject string, o Origin) error
+	// EraseSubject erases every piece of personal data of subject's
+	// leads, cancels their waiting emails and keeps the address's keyed
+	// hash with its latest decision; erasing an unknown address does
+	// nothing and returns zeros.
+	EraseSubject(ctx context.Context, subject string, o Origin) (Erasure, error)
+	// Suppress puts subject on the suppression list (method says how the
+	// request came: MethodSuppression or MethodPrivacyPage), withdraws its
+	// marketing consent and cancels its waiting confirmation emails.
+	// done is false when the address was already suppressed.
+	Suppress(ctx context.Context, subject, method string, o Origin) (done bool, err error)
+	// QueuePrivacyLink queues the email with the privacy-page link to
+	// subject's newest lead, unless nothing is held about subject or
+	// MaxPrivacyLinks were queued for it within PrivacyLinkTTL.
+	QueuePrivacyLink(ctx context.Context, subject string, at time.Time) (queued bool, err error)
+	// ErasedSince reports whether subject was erased after t, which
+	// voids every privacy link issued before.
+	ErasedSince(ctx context.Context, subject string, t time.Time) (bool, error)
+	// Purge erases what r says has been kept long enough at now, in
+	// batches that each hold the writer briefly; dry counts without
+	// changing anything.
+	Purge(ctx context.Context, now time.Time, r Retention, dry bool) (PurgeReport, error)
+	// TryLease takes the lease called name for holder until until, if
+	// nobody else holds it at now: so that of several processes one runs
+	// a periodic task. Taking one's own lease again extends it.
+	TryLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+}
+
+// PrivacyLinkTTL is how long a privacy-page link works.
+const PrivacyLinkTTL = 24 * time.Hour
+
+// MaxPrivacyLinks caps the privacy-link emails queued for one address
+// within PrivacyLinkTTL: the request page is open to anyone, and must not
+// become a way to flood someone's mailbox.
+const MaxPrivacyLinks = 3
