@@ -146,6 +146,11 @@ type Config struct {
 	DuplicateWindow  time.Duration // the same message from the same person within it is answered, not stored again
 	ConfirmLimit     int           // confirmation emails per address per 24 hours
 	SpamRetention    time.Duration // how long spam tallies are kept
+
+	// Retention of personal data (see docs/privacy.md); zero keeps it for
+	// ever.
+	Retention   time.Duration // a lead's inquiry data, after its last change
+	IPRetention time.Duration // IP addresses and user agents, outside proof of a standing consent
 	FrameAncestors   []string      // who may embed the pages in a frame; empty is nobody
 	Captcha          string        // "", "turnstile" or "hcaptcha"
 	CaptchaSiteKey   string
@@ -215,6 +220,9 @@ func Load(getenv func(string) string) (Config, error) {
 		CaptchaSecret:    Secret(p.str("LEADBOX_CAPTCHA_SECRET", "")),
 		CaptchaVerifyURL: p.absoluteURL("LEADBOX_CAPTCHA_VERIFY_URL"),
 		CaptchaTimeout:   p.duration("LEADBOX_CAPTCHA_TIMEOUT", 5*time.Second),
+
+		Retention:   p.retention("LEADBOX_RETENTION", 730*day, day),
+		IPRetention: p.retention("LEADBOX_IP_RETENTION", 30*day, time.Hour),
 	}
 	// A set but unparseable list was reported already; a blank one was not.
 	if c.Captcha != "" && (c.CaptchaSiteKey == "" || c.CaptchaSecret == "") {
@@ -287,6 +295,8 @@ func (c Config) String() string {
 	row("LEADBOX_CAPTCHA_SECRET", c.CaptchaSecret)
 	row("LEADBOX_CAPTCHA_VERIFY_URL", c.CaptchaVerifyURL)
 	row("LEADBOX_CAPTCHA_TIMEOUT", c.CaptchaTimeout)
+	row("LEADBOX_RETENTION", FormatRetention(c.Retention))
+	row("LEADBOX_IP_RETENTION", FormatRetention(c.IPRetention))
 	return b.String()
 }
 
@@ -436,6 +446,52 @@ func (p *parser) durationOrZero(name string, def time.Duration) time.Duration {
 		return 0
 	}
 	return p.duration(name, def)
+}
+
+const day = 24 * time.Hour
+
+// retention reads how long personal data is kept: a number of days
+// ("730d"), a Go duration ("36h"), or 0 for ever; at least least, so that
+// a slip ("30" for "30d", "1m") cannot erase the leads sales is working on.
+func (p *parser) retention(name string, def, least time.Duration) time.Duration {
+	v := strings.TrimSpace(p.str(name, ""))
+	if v == "" {
+		return def
+	}
+	if v == "0" {
+		return 0
+	}
+	d, err := ParseRetention(v)
+	if err != nil || d < least {
+		p.fail(name, fmt.Sprintf("must be a number of days such as 730d, a duration of at least %s such as 48h, or 0 to keep for ever; got %q",
+			FormatRetention(least), v))
+		return def
+	}
+	return d
+}
+
+// ParseRetention reads "730d" (days) or a Go duration ("36h").
+func ParseRetention(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(days) * day, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// FormatRetention writes a retention as the settings take it: whole days
+// as "730d", 0 as "0", anything else as a Go duration.
+func FormatRetention(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
 }
 
 func (p *parser) boolean(name string, def bool) bool {

@@ -389,3 +389,39 @@ func TestStringListsEverySetting(t *testing.T) {
 		t.Errorf("Load read only %d settings; the test no longer sees what Load reads", len(read))
 	}
 }
+
+// TestRetention: days, durations and 0 (for ever); a value too short to be
+// meant, or not a duration, is refused naming the variable.
+func TestRetention(t *testing.T) {
+	for _, tt := range []struct {
+		env         map[string]string
+		inquiry, ip time.Duration
+	}{
+		{nil, 730 * 24 * time.Hour, 30 * 24 * time.Hour},
+		{map[string]string{"LEADBOX_RETENTION": "365d", "LEADBOX_IP_RETENTION": "7d"}, 365 * 24 * time.Hour, 7 * 24 * time.Hour},
+		{map[string]string{"LEADBOX_RETENTION": "0", "LEADBOX_IP_RETENTION": "0"}, 0, 0},
+		{map[string]string{"LEADBOX_RETENTION": "48h", "LEADBOX_IP_RETENTION": "90m"}, 48 * time.Hour, 90 * time.Minute},
+	} {
+		c, err := config.Load(env(tt.env))
+		if err != nil || c.Retention != tt.inquiry || c.IPRetention != tt.ip {
+			t.Errorf("%v: %v, %v, %v; want %v, %v", tt.env, c.Retention, c.IPRetention, err, tt.inquiry, tt.ip)
+		}
+	}
+	for name, v := range map[string]string{
+		"LEADBOX_RETENTION":    "30", // a slip for 30d
+		"LEADBOX_IP_RETENTION": "1m",
+	} {
+		for _, bad := range []string{v, "-3d", "twod", "12h"} {
+			if name == "LEADBOX_IP_RETENTION" && bad == "12h" {
+				continue // 12 hours is a fine IP retention
+			}
+			_, err := config.Load(env(map[string]string{name: bad}))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%s: %v, want an error naming it", name, bad, err)
+			}
+		}
+	}
+	if got := config.FormatRetention(730 * 24 * time.Hour); got != "730d" {
+		t.Errorf("FormatRetention(730 days) = %q", got)
+	}
+}

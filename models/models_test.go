@@ -1,6 +1,8 @@
 package models
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,4 +113,59 @@ func TestMarketingOf(t *testing.T) {
 			t.Errorf("%s: MayMarket = %v, disagreeing with the state %q", tt.name, may, got.State)
 		}
 	}
+}
+
+// TestPrivacyToken: a link works for a day from when it was issued, for the
+// lead it was made for, and only with the key that made it.
+func TestPrivacyToken(t *testing.T) {
+	key, other := []byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")
+	issued := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	tok := PrivacyToken(key, "lead123", issued)
+	if id, at, err := ParsePrivacyToken(key, tok, issued.Add(23*time.Hour)); err != nil || id != "lead123" || !at.Equal(issued) {
+		t.Errorf("a day-old link: %q, %v, %v", id, at, err)
+	}
+	tampered := strings.Replace(tok, "lead123", "lead124", 1)
+	later := PrivacyToken(key, "lead123", issued.Add(time.Hour))
+	forged := tok[:strings.LastIndexByte(tok, '.')+1] + later[strings.LastIndexByte(later, '.')+1:]
+	for name, tt := range map[string]struct {
+		key   []byte
+		token string
+		now   time.Time
+	}{
+		"expired":            {key, tok, issued.Add(PrivacyLinkTTL)},
+		"another lead's id":  {key, tampered, issued},
+		"another time's MAC": {key, forged, issued},
+		"another key":        {other, tok, issued},
+		"not a token":        {key, "lead123", issued},
+		"issued in future":   {key, later, issued.Add(-time.Hour)},
+	} {
+		if _, _, err := ParsePrivacyToken(tt.key, tt.token, tt.now); err != ErrNotFound {
+			t.Errorf("%s: %v, want ErrNotFound", name, err)
+		}
+	}
+}
+
+// FuzzParsePrivacyToken: whatever is in the URL, the parser answers
+// without panicking, and accepts nothing it did not sign.
+func FuzzParsePrivacyToken(f *testing.F) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	f.Add(PrivacyToken(key, "abc", now))
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		id, _, err := ParsePrivacyToken(key, tok, now)
+		if err == nil && PrivacyToken(key, id, time.Unix(mustUnix(t, tok), 0)) != tok {
+			t.Errorf("accepted %q, which it did not sign", tok)
+		}
+	})
+}
+
+func mustUnix(t *testing.T, tok string) int64 {
+	parts := strings.Split(tok, ".")
+	n, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		t.Fatalf("accepted %q with a bad time", tok)
+	}
+	return n
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -154,3 +157,48 @@ const PrivacyLinkTTL = 24 * time.Hour
 // within PrivacyLinkTTL: the request page is open to anyone, and must not
 // become a way to flood someone's mailbox.
 const MaxPrivacyLinks = 3
+
+// PrivacyLinkSecret names the installation's secret that signs privacy
+// links.
+const PrivacyLinkSecret = "privacy_link"
+
+// PrivacyToken is the secret part of a privacy-page link sent to the lead
+// publicID at issued: the lead's public id, the time, and an HMAC of both
+// under key, for this purpose only (another signed token of Leadbox's,
+// for another purpose, never verifies as one). It names a lead, never an
+// address, so an address is never in a URL; the link stops working when
+// it expires (PrivacyLinkTTL) and when the lead is erased (nothing is
+// left to find by its id).
+func PrivacyToken(key []byte, publicID string, issued time.Time) string {
+	unix := strconv.FormatInt(issued.Unix(), 10)
+	return publicID + "." + unix + "." + privacyMAC(key, publicID, unix)
+}
+
+// ParsePrivacyToken checks token and returns the lead it was sent to and
+// when; ErrNotFound when it was not made with key, is malformed, or
+// expired at now. Every failure is the same error, so that a page can
+// answer every bad link alike.
+func ParsePrivacyToken(key []byte, token string, now time.Time) (publicID string, issued time.Time, err error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || parts[0] == "" || len(token) > 200 {
+		return "", time.Time{}, ErrNotFound
+	}
+	if !hmac.Equal([]byte(parts[2]), []byte(privacyMAC(key, parts[0], parts[1]))) {
+		return "", time.Time{}, ErrNotFound
+	}
+	unix, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return "", time.Time{}, ErrNotFound
+	}
+	issued = time.Unix(unix, 0).UTC()
+	if now.Before(issued.Add(-time.Minute)) || !now.Before(issued.Add(PrivacyLinkTTL)) {
+		return "", time.Time{}, ErrNotFound
+	}
+	return parts[0], issued, nil
+}
+
+func privacyMAC(key []byte, publicID, unix string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("leadbox privacy link v1\n" + publicID + "\n" + unix))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
