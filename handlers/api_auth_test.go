@@ -153,6 +153,9 @@ func TestAPIRights(t *testing.T) {
 		{http.MethodGet, "/api/v1/leads.csv", []models.Role{models.RoleAdmin, models.RoleSales}},
 		{http.MethodGet, "/api/v1/marketing.csv", []models.Role{models.RoleAdmin, models.RoleSales, models.RoleMarketing}},
 		{http.MethodGet, "/api/v1/audit", []models.Role{models.RoleAdmin}},
+		{http.MethodPost, "/api/v1/subjects/access", []models.Role{models.RoleAdmin}},
+		{http.MethodPost, "/api/v1/subjects/erase", []models.Role{models.RoleAdmin}},
+		{http.MethodPost, "/api/v1/suppressions", []models.Role{models.RoleAdmin}},
 	}
 	if got, want := len(routes), len(handlers.APIRights()); got != want {
 		t.Fatalf("this test checks %d routes, the API has %d: add the new ones", got, want)
@@ -160,14 +163,17 @@ func TestAPIRights(t *testing.T) {
 	for _, rt := range routes {
 		for _, role := range models.Roles() {
 			var body []byte
-			if rt.method == http.MethodPatch {
+			switch rt.method {
+			case http.MethodPatch:
 				body = []byte(`{"note":"by ` + string(role) + `"}`)
+			case http.MethodPost:
+				body = []byte(`{"email":"someone.else@example.com"}`)
 			}
 			before := app.auditCount(t)
 			res := app.api(t, rt.method, rt.path, tokens[role], body)
 			if slices.Contains(rt.allowed, role) {
-				if res.status != http.StatusOK {
-					t.Errorf("%s %s as %s: got %v, want 200", rt.method, rt.path, role, res)
+				if res.status != http.StatusOK && (rt.method != http.MethodPost || res.status != http.StatusCreated) {
+					t.Errorf("%s %s as %s: got %v, want 200 (or 201 for a new suppression)", rt.method, rt.path, role, res)
 				}
 				continue
 			}

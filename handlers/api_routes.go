@@ -20,6 +20,7 @@ const apiPrefix = "/api/v1"
 // with.
 type apiStore interface {
 	models.InboxStore
+	subjectStore
 	access.Store
 	auditAppender
 	AuditLog(ctx context.Context, before int64, limit int) ([]models.AuditEntry, error)
@@ -44,6 +45,10 @@ func apiRights() map[apiRoute]models.Right {
 		{http.MethodGet, apiPrefix + "/leads.csv"}:     models.RightLeads,
 		{http.MethodGet, apiPrefix + "/marketing.csv"}: models.RightMarketingExport,
 		{http.MethodGet, apiPrefix + "/audit"}:         models.RightAdministration,
+
+		{http.MethodPost, apiPrefix + "/subjects/access"}: models.RightDataSubjects,
+		{http.MethodPost, apiPrefix + "/subjects/erase"}:  models.RightDataSubjects,
+		{http.MethodPost, apiPrefix + "/suppressions"}:    models.RightDataSubjects,
 	}
 }
 
@@ -63,6 +68,9 @@ func addAPIRoutes(r *gin.Engine, d Deps) {
 	api.GET("/leads.csv", leadsExport(d.Store, audit, dbl, d.Now, d.Log))
 	api.GET("/marketing.csv", marketingExport(d.Store, audit, dbl, d.Now, d.Log))
 	api.GET("/audit", auditList(d.Store, keys, audit, d.Log))
+	api.POST("/subjects/access", subjectAccess(d.Store, d.Now, dbl, emailsTo(d.Config.SalesTo), d.Log))
+	api.POST("/subjects/erase", subjectErase(d.Store, d.Now, d.Log))
+	api.POST("/suppressions", suppressionAdd(d.Store, d.Now, d.Log))
 }
 
 // isAPIPath reports whether a request is meant for the API, so that the

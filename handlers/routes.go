@@ -27,6 +27,13 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 	get("/confirm/:token", confirmShow(d.Store, d.Now, rend))
 	r.POST("/confirm/:token", confirmSubmit(d.Store, d.Now, d.Log, rend))
 
+	// The privacy pages: a request form, then the emailed link's page.
+	links := &privacyLinks{store: d.Store, notify: d.Notify, now: d.Now, log: d.Log, slots: make(chan struct{}, maxPrivacyInFlight)}
+	get("/privacy", privacyRequestShow(rend))
+	r.POST("/privacy", privacyRequestSubmit(links, newRateLimit(d.Config.RateLimit, d.Now), rend))
+	get("/privacy/:token", privacyShow(d.Store, d.PrivacyKey, d.Now, d.Config.DoubleOptIn, d.Config.Timezone, rend))
+	r.POST("/privacy/:token", privacyAct(d.Store, d.PrivacyKey, d.Now, d.Config.DoubleOptIn, emailsTo(d.Config.SalesTo), d.Config.Timezone, rend))
+
 	addAdminRoutes(r, d, d.Store, rend)
 
 	get("/healthz", healthz())

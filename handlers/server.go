@@ -26,6 +26,7 @@ const MaxBodyBytes = 64 << 10
 // interfaces each handler declares beside itself for what it uses.
 type Store interface {
 	pinger
+	privacyStore
 	optOutReader
 	optOutWriter
 	confirmWriter
@@ -56,6 +57,9 @@ type Deps struct {
 	// secret (models.Store.Secret), the same for every instance and across
 	// restarts. Nil means a random key for this process only.
 	FormKey []byte
+	// PrivacyKey signs the privacy-page links (models.PrivacyLinkSecret),
+	// as the mailer does; nil means a random key for this process only.
+	PrivacyKey []byte
 	// Spam counts dropped submissions by reason; nil counts nothing.
 	Spam SpamNoter
 	Log  *slog.Logger
@@ -82,6 +86,9 @@ func NewServer(d Deps) (http.Handler, error) {
 		// single instance that is never restarted mid-form.
 		d.FormKey = []byte(models.NewToken(32))
 	}
+	if len(d.PrivacyKey) == 0 {
+		d.PrivacyKey = []byte(models.NewToken(32))
+	}
 	cfg := d.Config
 	capt, err := captchaOf(cfg)
 	if err != nil {
@@ -103,7 +110,8 @@ func NewServer(d Deps) (http.Handler, error) {
 		policy.thirdParty = capt.provider.origin
 	}
 	rend, err := newRenderer(templates.FS, site{Company: d.Config.Company, PrivacyURL: d.Config.PrivacyURL}, d.Log,
-		"contact", "thanks", "error", "optout", "confirm", "admin_login", "admin_leads", "admin_lead", "admin_marketing", "admin_error")
+		"contact", "thanks", "error", "optout", "confirm", "admin_login", "admin_leads", "admin_lead", "admin_marketing", "admin_error",
+		"privacy_request", "privacy_sent", "privacy_show", "privacy_done")
 	if err != nil {
 		return nil, err
 	}

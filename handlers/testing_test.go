@@ -166,6 +166,8 @@ type testApp struct {
 	spam spamCounter
 	// client does not follow redirects, so tests see the 303 itself.
 	client *http.Client
+	// privacyKey signs the privacy-page links, as the mailer's does.
+	privacyKey []byte
 }
 
 // newTestServer starts the real router, as `leadbox serve` builds it, over
@@ -196,16 +198,21 @@ func newTestServer(t testing.TB, opts ...testOption) *testApp {
 	if err != nil {
 		t.Fatalf("Secret: %v", err)
 	}
+	privacyKey, err := store.Secret(ctx, models.PrivacyLinkSecret)
+	if err != nil {
+		t.Fatalf("Secret: %v", err)
+	}
 	var seen handlers.Store = store
 	if setup.store != nil {
 		seen = setup.store(store)
 	}
-	app := &testApp{store: store, cfg: cfg, dbPath: dbPath}
+	app := &testApp{store: store, cfg: cfg, dbPath: dbPath, privacyKey: privacyKey}
 	app.handler, err = handlers.NewServer(handlers.Deps{
 		Config:      cfg,
 		Store:       seen,
 		ConsentText: ct,
 		FormKey:     formKey,
+		PrivacyKey:  privacyKey,
 		Notify:      func() { app.notified.Add(1) },
 		Spam:        &app.spam,
 		Log:         setup.log,

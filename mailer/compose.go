@@ -42,6 +42,9 @@ type Options struct {
 	DoubleOptIn bool
 	// DKIM signs every email when set; the zero value signs nothing.
 	DKIM DKIM
+	// PrivacyKey signs the links of privacy-link emails
+	// (models.PrivacyToken); without it they cannot be composed.
+	PrivacyKey []byte
 }
 
 // DKIM is the key and the DNS name under which receivers find its public
@@ -147,6 +150,7 @@ func NewComposer(opts Options) (*Composer, error) {
 	for kind, name := range map[string]string{
 		models.KindSalesNotification:   "sales_notification",
 		models.KindConsentConfirmation: "consent_confirmation",
+		models.KindPrivacyLink:         "privacy_link",
 	} {
 		t, err := parseEmail(templates.FS, name)
 		if err != nil {
@@ -227,6 +231,24 @@ func (c *Composer) Compose(m models.OutboxMessage, now time.Time) (*gomail.Msg, 
 		optOut := c.link("optout", m.Lead.OptOutToken)
 		setListUnsubscribe(msg, optOut)
 		data = c.confirmationData(m.Lead, optOut)
+	case models.KindPrivacyLink:
+		if len(c.opts.PrivacyKey) == 0 {
+			return nil, fmt.Errorf("compose outbox message %d: no key to sign privacy links", m.ID)
+		}
+		// Address only, as for a confirmation: anyone may ask for it.
+		msg.ToMailAddress(&mail.Address{Address: to.Address})
+		msg.Subject("Your data at " + c.opts.Company)
+		optOut := c.link("optout", m.Lead.OptOutToken)
+		setListUnsubscribe(msg, optOut)
+		// Issued when asked for (the row's creation), so a retry sends
+		// the same link, and the link's day counts from the request.
+		issued := m.CreatedAt
+		data = privacyLinkData{
+			Company:    c.opts.Company,
+			PrivacyURL: c.link("privacy", models.PrivacyToken(c.opts.PrivacyKey, m.Lead.PublicID, issued)),
+			ExpiresAt:  c.showTime(issued.Add(models.PrivacyLinkTTL)),
+			OptOutURL:  optOut,
+		}
 	default:
 		return nil, fmt.Errorf("compose outbox message %d: unknown kind %q", m.ID, m.Kind)
 	}
@@ -380,6 +402,10 @@ func nonEmpty(fields ...field) []field {
 		}
 	}
 	return out
+}
+
+type privacyLinkData struct {
+	Company, PrivacyURL, ExpiresAt, OptOutURL string
 }
 
 type confirmationData struct {

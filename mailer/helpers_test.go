@@ -182,7 +182,7 @@ func testLogger() (*slog.Logger, *testlog.Buffer) {
 func newTestWorker(t *testing.T, cfg config.Config, s Store) (*Worker, *testlog.Buffer) {
 	t.Helper()
 	log, buf := testLogger()
-	w, err := New(cfg, s, log)
+	w, err := New(cfg, s, []byte("a privacy-link key of 32 bytes!!"), log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

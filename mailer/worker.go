@@ -73,8 +73,9 @@ type Worker struct {
 }
 
 // New builds the worker, its Composer and the Transport cfg asks for, and
-// logs which transport that is.
-func New(cfg config.Config, store Store, log *slog.Logger) (*Worker, error) {
+// logs which transport that is. privacyKey signs the links of privacy-link
+// emails (models.PrivacyLinkSecret).
+func New(cfg config.Config, store Store, privacyKey []byte, log *slog.Logger) (*Worker, error) {
 	composer, err := NewComposer(Options{
 		BaseURL:     cfg.BaseURL,
 		Company:     cfg.Company,
@@ -83,6 +84,7 @@ func New(cfg config.Config, store Store, log *slog.Logger) (*Worker, error) {
 		Timezone:    cfg.Timezone,
 		DoubleOptIn: cfg.DoubleOptIn,
 		DKIM:        dkimFrom(cfg),
+		PrivacyKey:  privacyKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new mailer: %w", err)
@@ -460,6 +462,15 @@ func (l *lane) unwanted(ctx context.Context, log *slog.Logger, m *models.OutboxM
 func (w *Worker) cancelReason(ctx context.Context, m *models.OutboxMessage) (string, error) {
 	if m.Lead == nil {
 		return "the lead no longer exists", nil
+	}
+	if m.Lead.ErasedAt != nil {
+		return "the lead was erased", nil
+	}
+	if m.Kind == models.KindPrivacyLink {
+		if !w.now().Before(m.CreatedAt.Add(models.PrivacyLinkTTL)) {
+			return "the privacy link expired before it could be sent", nil
+		}
+		return "", nil
 	}
 	if m.Kind != models.KindConsentConfirmation {
 		return "", nil

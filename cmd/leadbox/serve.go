@@ -55,7 +55,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		log.Log(ctx, n.Level, n.Text, "setting", n.Setting)
 	}
 
-	worker, err := mailer.New(cfg, store, log)
+	privacyKey, err := store.Secret(ctx, models.PrivacyLinkSecret)
+	if err != nil {
+		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
+	}
+	worker, err := mailer.New(cfg, store, privacyKey, log)
 	if err != nil {
 		return err
 	}
@@ -71,6 +75,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		ConsentText: consentText,
 		Notify:      worker.Wake,
 		FormKey:     formKey,
+		PrivacyKey:  privacyKey,
 		Spam:        spam,
 		Log:         log,
 	})
