@@ -142,15 +142,15 @@ type Config struct {
 	LogLevel       slog.Level
 
 	// Defences against bots and abuse (see docs/operations.md, "Security").
-	MinFillTime      time.Duration // time trap: faster posts of the hosted form are spam; 0 is off
-	DuplicateWindow  time.Duration // the same message from the same person within it is answered, not stored again
-	ConfirmLimit     int           // confirmation emails per address per 24 hours
-	SpamRetention    time.Duration // how long spam tallies are kept
+	MinFillTime     time.Duration // time trap: faster posts of the hosted form are spam; 0 is off
+	DuplicateWindow time.Duration // the same message from the same person within it is answered, not stored again
+	ConfirmLimit    int           // confirmation emails per address per 24 hours
+	SpamRetention   time.Duration // how long spam tallies are kept
 
 	// Retention of personal data (see docs/privacy.md); zero keeps it for
 	// ever.
-	Retention   time.Duration // a lead's inquiry data, after its last change
-	IPRetention time.Duration // IP addresses and user agents, outside proof of a standing consent
+	Retention        time.Duration // a lead's inquiry data, after its last change
+	IPRetention      time.Duration // IP addresses and user agents, outside proof of a standing consent
 	FrameAncestors   []string      // who may embed the pages in a frame; empty is nobody
 	Captcha          string        // "", "turnstile" or "hcaptcha"
 	CaptchaSiteKey   string
