@@ -115,12 +115,14 @@ Commands:
   token list             list API tokens: name, role, created, last used
   token revoke NAME      revoke an API token, at once
   audit verify           check the audit log's hash chain (exit 1 when broken)
+  purge [--dry-run]      erase now what LEADBOX_RETENTION and LEADBOX_IP_RETENTION say was
+                         kept long enough (serve does it hourly) and print the counts
   healthcheck            exit 0 when the local server's /readyz answers 200 (for containers)
   help                   show this text
 
 Settings are read from LEADBOX_* environment variables; see docs/settings.md.
-Exit status: 0 on success, 2 when a user, token, audit, outbox, backup or
-check-db command is given bad input (the reason on one line), 1 on other
+Exit status: 0 on success, 2 when a user, token, audit, outbox, backup,
+check-db or purge command is given bad input (the reason on one line), 1 on other
 errors.
 `
 
@@ -161,6 +163,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return checkDBCmd(ctx, getenv, rest, stdout)
 	case "backup":
 		return backupCmd(ctx, getenv, rest, stdout)
+	case "purge":
+		return purgeCmd(ctx, getenv, rest, stdout, time.Now().UTC())
 	case "consent", "optout", "outbox", "spam":
 		return withStore(ctx, getenv, func(cfg config.Config, store models.Store) error {
 			switch cmd {

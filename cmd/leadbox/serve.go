@@ -92,6 +92,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			return nil
 		}},
 		background{"housekeeping", housekeeping(store, time.Hour, log)},
+		background{"retention", retention(store, cfg, time.Minute, time.Hour, log)},
 		background{"integrity check", integrityAtStart(cfg.Database, log)})
 }
 
