@@ -11,6 +11,7 @@
 // Usage:
 //
 //	go run ./bench/seed -db /tmp/big.db -n 1000000
+//	go run ./bench/seed -db /tmp/old.db -n 1000000 -days 811   # 10 % past a 730-day retention
 //
 // The file must not exist. Names, companies and messages come from small
 // word lists with a counter, so every lead differs and searches find
@@ -36,8 +37,9 @@ func main() {
 	db := flag.String("db", "", "database file to create (must not exist)")
 	n := flag.Int("n", 100_000, "how many leads")
 	workers := flag.Int("workers", 256, "goroutines submitting at once (the group commit's group size)")
+	days := flag.Int("days", 365, "the leads are spread over this many days up to now (811 puts 10 % past the default 730-day retention)")
 	flag.Parse()
-	if err := run(context.Background(), *db, *n, *workers); err != nil {
+	if err := run(context.Background(), *db, *n, *workers, time.Duration(*days)*24*time.Hour); err != nil {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
 	}
@@ -58,7 +60,7 @@ var (
 	}
 )
 
-func run(ctx context.Context, path string, n, workers int) error {
+func run(ctx context.Context, path string, n, workers int, span time.Duration) error {
 	if path == "" {
 		return fmt.Errorf("-db is required")
 	}
@@ -76,10 +78,10 @@ func run(ctx context.Context, path string, n, workers int) error {
 	}
 
 	start := time.Now()
-	// Leads are spread over the last year, oldest first, so date filters
-	// and retention have something to cut.
-	t0 := start.Add(-365 * 24 * time.Hour)
-	step := 365 * 24 * time.Hour / time.Duration(max(n, 1))
+	// Leads are spread over the last span (a year by default), oldest
+	// first, so date filters and retention have something to cut.
+	t0 := start.Add(-span)
+	step := span / time.Duration(max(n, 1))
 	confirmable := make([]int64, n) // lead i's row id, for the leads decide confirms
 	var next atomic.Int64
 	var wg sync.WaitGroup
