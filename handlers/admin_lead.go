@@ -111,7 +111,7 @@ func leadPage(c *gin.Context, rend *renderer, view inboxView, d models.LeadDetai
 	for _, m := range d.Emails {
 		row := emailRow{Kind: m.Kind, State: m.Status, LastError: m.LastError, To: m.Recipient,
 			Attempts: m.Attempts, Queued: view.show(m.CreatedAt), Sent: view.showPtr(m.SentAt)}
-		if m.Kind == models.KindConsentConfirmation {
+		if m.Kind != models.KindSalesNotification { // a confirmation request or a privacy link
 			row.To = d.Email
 		}
 		p.Emails = append(p.Emails, row)

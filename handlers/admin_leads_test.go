@@ -257,6 +257,40 @@ func TestInboxLeadPage(t *testing.T) {
 	}
 }
 
+// TestInboxLeadPageNamesPrivacyWork: a privacy link emailed to the lead
+// and a stop-marketing pressed on their privacy page are said in words on
+// the lead's page, the link as sent to the lead, not to sales.
+func TestInboxLeadPageNamesPrivacyWork(t *testing.T) {
+	t.Parallel()
+	app := newTestServer(t)
+	lead := app.submitLead(t, "ann@example.com", true)
+	ctx := context.Background()
+	if queued, err := app.store.QueuePrivacyLink(ctx, "ann@example.com", time.Now()); err != nil || !queued {
+		t.Fatalf("QueuePrivacyLink: queued %v, %v; want queued", queued, err)
+	}
+	o := models.Origin{Actor: "data subject (privacy link)", At: time.Now()}
+	if _, err := app.store.Suppress(ctx, "ann@example.com", models.MethodPrivacyPage, o); err != nil {
+		t.Fatalf("Suppress: %v", err)
+	}
+	u := app.signedIn(t, "sales@example.com", models.RoleSales)
+	page := u.get(t, "/admin/leads/"+lead.PublicID)
+	if page.status != http.StatusOK {
+		t.Fatalf("GET the lead: %v", page)
+	}
+	text := html.UnescapeString(page.body)
+	if !regexp.MustCompile(`(?s)Privacy link to the lead</strong>.*?<dt>To</dt><dd>ann@example.com</dd>`).MatchString(text) {
+		t.Errorf("the lead page does not show the privacy link as an email to the lead:\n%s", text)
+	}
+	if !strings.Contains(text, "through the person's privacy page") {
+		t.Errorf("the lead page does not name the privacy page as where consent was withdrawn:\n%s", text)
+	}
+	for _, raw := range []string{"privacy_link", "privacy_page", "the sales team (LEADBOX_SALES_TO)"} {
+		if strings.Contains(text, raw) {
+			t.Errorf("the lead page shows %q", raw)
+		}
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
