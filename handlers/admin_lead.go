@@ -89,6 +89,14 @@ type adminLeadPage struct {
 	Errors map[string]string
 	// Saved: the page follows a change just made.
 	Saved bool
+	// Erased is when the lead's personal data was erased, zero when it
+	// was not; the page then shows what is kept (time, form, status) and
+	// takes no notes. InquiryErased: the retention policy emptied the
+	// message and details and kept the address, which is still held for
+	// its consent.
+	Erased        shownTime
+	InquiryErased bool
+	FormKey       string
 }
 
 // leadPage is the page of a lead, with the form showing form.
@@ -100,6 +108,9 @@ func leadPage(c *gin.Context, rend *renderer, view inboxView, d models.LeadDetai
 		MarketingSince: view.show(d.Marketing.Since),
 		Statuses:       models.LeadStatuses(),
 		Form:           form,
+		Erased:         view.showPtr(d.ErasedAt),
+		InquiryErased:  d.ErasedAt == nil && d.Message == "", // a message is required, so only retention empties it
+		FormKey:        leadFormKey(d.Lead),
 	}
 	for _, e := range d.Consent {
 		row := consentRow{At: view.show(e.At), Action: e.Action, Method: e.Method, IP: e.IP, UserAgent: e.UserAgent}
@@ -169,7 +180,13 @@ func adminLeadUpdate(store adminLeadUpdater, rend *renderer, view inboxView) gin
 		if !ok {
 			return
 		}
-		if errs := form.valid(); len(errs) > 0 {
+		errs := form.valid()
+		if d.ErasedAt != nil && form.Note != "" {
+			// The person asked to be forgotten (or retention did it): a
+			// note about them would be personal data again.
+			errs["note"] = "erased"
+		}
+		if len(errs) > 0 {
 			// The page shown again holds the lead's data: a read.
 			if !auditRead(c, store, rend, view.now(), actionLeadRead, models.LeadTarget(d.PublicID)) {
 				return

@@ -291,6 +291,131 @@ func TestInboxLeadPageNamesPrivacyWork(t *testing.T) {
 	}
 }
 
+// tagRe matches an HTML tag, and spaceRe a run of white space.
+var (
+	tagRe   = regexp.MustCompile(`<[^>]*>`)
+	spaceRe = regexp.MustCompile(`\s+`)
+)
+
+// pageText is what a person reads on page: the tags dropped, the entities
+// undone and the white space folded.
+func pageText(page string) string {
+	return strings.TrimSpace(spaceRe.ReplaceAllString(html.UnescapeString(tagRe.ReplaceAllString(page, " ")), " "))
+}
+
+// TestInboxErasedLeadPage: the page of a lead whose personal data was
+// erased says so and when, instead of showing empty fields; it keeps the
+// status, which can still change, and takes no notes (a note about the
+// person would be personal data again).
+func TestInboxErasedLeadPage(t *testing.T) {
+	t.Parallel()
+	app := newTestServer(t)
+	lead := app.submitAs(t, "Zed Quinn", "zed@example.org", map[string]any{
+		"company": "Blue Heron Ltd", "message": "Our secret expansion plans.", "marketing_consent": "on",
+	})
+	u := app.signedIn(t, "sales@example.com", models.RoleSales)
+	path := "/admin/leads/" + lead.PublicID
+	token := csrfOf(t, u.get(t, path).body)
+	for _, form := range []url.Values{
+		{"status": {"contacted"}, "note": {"Zed wants a call on Monday."}, "csrf": {token}},
+		{"status": {"contacted"}, "note": {"Zed's budget is 40k."}, "csrf": {token}},
+	} {
+		if res := u.do(t, http.MethodPost, path, form); res.status != http.StatusSeeOther {
+			t.Fatalf("POST %s: %v, want 303", path, res)
+		}
+	}
+	erasedAt := time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+	if _, err := app.store.EraseSubject(context.Background(), "zed@example.org", models.Origin{Actor: "dpo", At: erasedAt}); err != nil {
+		t.Fatalf("EraseSubject: %v", err)
+	}
+
+	page := u.get(t, path)
+	if page.status != http.StatusOK {
+		t.Fatalf("GET %s after the erasure: %v", path, page)
+	}
+	text := pageText(page.body)
+	for _, want := range []string{
+		"This lead's personal data was erased on 2026-12-01 10:30 UTC (a data-subject request or the retention policy); only its time, form and status are kept.",
+		"Erased lead", "Form contact", "Lead id " + lead.PublicID, "Contacted", "Status set to Contacted", "Note erased.",
+		"Notes cannot be added to an erased lead",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the erased lead's page lacks %q:\n%s", want, text)
+		}
+	}
+	for _, gone := range []string{"Zed", "zed@example.org", "Blue Heron", "secret", "40k", "Marketing consent", "Notification to sales", `id="note"`} {
+		if strings.Contains(page.body, gone) {
+			t.Errorf("the erased lead's page shows %q", gone)
+		}
+	}
+	if !strings.Contains(page.body, `<title>Erased lead ·`) || !strings.Contains(page.body, `<time datetime="2026-12-01T10:30:00Z">`) {
+		t.Errorf("the erased lead's page lacks its title or the erasure's machine-readable time")
+	}
+
+	// The status still changes; a note is refused, whoever sends one (a
+	// page opened before the erasure still has the field).
+	if res := u.do(t, http.MethodPost, path, url.Values{"status": {"lost"}, "csrf": {token}}); res.status != http.StatusSeeOther {
+		t.Fatalf("status change on the erased lead: %v, want 303", res)
+	}
+	res := u.do(t, http.MethodPost, path, url.Values{"status": {"won"}, "note": {"Zed called back."}, "csrf": {token}})
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(pageText(res.body), "Your note was not saved: this lead's personal data was erased") {
+		t.Errorf("a note on the erased lead: %v, want 422 saying it was not saved", res)
+	}
+	d, err := app.store.LeadDetail(context.Background(), lead.PublicID, app.cfg.DoubleOptIn)
+	if err != nil {
+		t.Fatalf("LeadDetail: %v", err)
+	}
+	last := d.History[len(d.History)-1]
+	if d.Status != models.LeadLost || len(d.History) != 3 || last.Status != models.LeadLost || last.Note != "" {
+		t.Errorf("after the posts: status %q, history %+v; want lost, with the status change and no note", d.Status, d.History)
+	}
+}
+
+// TestInboxLeadPageAfterRetention: a lead whose message and details the
+// retention policy emptied while its address's consent stands says so,
+// and why the address is still there; once the consent is withdrawn, it
+// says when the address goes.
+func TestInboxLeadPageAfterRetention(t *testing.T) {
+	t.Parallel()
+	app := newTestServer(t)
+	lead := app.submitAs(t, "Ann Keeps", "ann@example.com", map[string]any{
+		"company": "Blue Heron Ltd", "message": "Old news about widgets.", "marketing_consent": "on",
+	})
+	if res := app.postForm(t, "/confirm/"+*lead.ConfirmToken, "", nil); res.status != http.StatusOK {
+		t.Fatalf("confirm: %v", res)
+	}
+	retention := models.Retention{Inquiry: 730 * 24 * time.Hour, DoubleOptIn: app.cfg.DoubleOptIn}
+	rep, err := app.store.Purge(context.Background(), time.Now().Add(731*24*time.Hour), retention, false)
+	if err != nil || rep.Inquiries != 1 || rep.Leads != 0 {
+		t.Fatalf("Purge: %+v, %v; want one inquiry emptied and no lead erased", rep, err)
+	}
+	u := app.signedIn(t, "sales@example.com", models.RoleSales)
+	path := "/admin/leads/" + lead.PublicID
+
+	text := pageText(u.get(t, path).body)
+	for _, want := range []string{
+		"The message and details were erased under the retention policy (LEADBOX_RETENTION); the address is kept because its marketing consent stands.",
+		"Ann Keeps", "ann@example.com", "Add a note",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the lead page after retention lacks %q:\n%s", want, text)
+		}
+	}
+	for _, gone := range []string{"Message", "Blue Heron", "widgets", "erased on"} {
+		if strings.Contains(text, gone) {
+			t.Errorf("the lead page after retention shows %q:\n%s", gone, text)
+		}
+	}
+
+	if res := app.postForm(t, "/optout/"+lead.OptOutToken, "", nil); res.status != http.StatusOK {
+		t.Fatalf("opt out: %v", res)
+	}
+	text = pageText(u.get(t, path).body)
+	if want := "The message and details were erased under the retention policy (LEADBOX_RETENTION); the name and address stay until"; !strings.Contains(text, want) || strings.Contains(text, "consent stands") {
+		t.Errorf("the lead page after retention and an opt-out: want %q and no standing consent:\n%s", want, text)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -241,4 +241,28 @@ func TestBrowserInbox(t *testing.T) {
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatalf("save the screenshot: %v", err)
 	}
+
+	// Two years on, the retention policy has erased the leads whose
+	// consent does not stand, and emptied the inquiry of Ann, whose
+	// confirmed consent does: their pages say so.
+	retention := models.Retention{Inquiry: 730 * 24 * time.Hour, DoubleOptIn: true}
+	if rep, err := store.Purge(t.Context(), time.Now().Add(731*24*time.Hour), retention, false); err != nil || rep.Inquiries != 1 {
+		t.Fatalf("retention purge: %+v, %v; want Ann's inquiry emptied", rep, err)
+	}
+	for _, l := range []struct{ name, notice string }{
+		{"Dev Patel", "This lead's personal data was erased on"},
+		{"Ann Example", "The message and details were erased under the retention policy"},
+	} {
+		if err := chromedp.Do(ctx,
+			chromedp.EmulateViewport(375, 800),
+			chromedp.Navigate(a.base+"/admin/leads/"+ids[l.name]),
+			chromedp.WaitVisible(chromedp.CSS(".notice.erased")),
+		); err != nil {
+			t.Fatalf("open %s's lead after the purge: %v", l.name, err)
+		}
+		if notice, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice.erased"))); !strings.HasPrefix(notice, l.notice) {
+			t.Errorf("%s's lead after the purge says %q, want %q...", l.name, notice, l.notice)
+		}
+		checkPage(t, ctx, axe, l.name+"'s lead page after the purge")
+	}
 }
