@@ -12,8 +12,8 @@ import (
 const leadLocale = "en"
 
 // leadJSON is a lead as the API shows it, field for field the contract's
-// list. It is built from named fields only, so the opt-out and confirm
-// tokens, and the row id, cannot slip into an answer.
+// list and erased_at beside it. It is built from named fields only, so the
+// opt-out and confirm tokens, and the row id, cannot slip into an answer.
 type leadJSON struct {
 	ID        string            `json:"id"`
 	CreatedAt string            `json:"created_at"`
@@ -30,6 +30,10 @@ type leadJSON struct {
 	Status    string            `json:"status"`
 	Marketing marketingJSON     `json:"marketing"`
 	Spam      *spamJSON         `json:"spam"`
+	// ErasedAt is when the lead's personal data was erased (null: it was
+	// not), so that a client can tell an erased lead's empty fields from
+	// ones never filled in, and forget its own copy.
+	ErasedAt *string `json:"erased_at"`
 }
 
 // marketingJSON is a person's marketing state; Since is null for
@@ -70,6 +74,7 @@ func newLeadJSON(it models.LeadItem) leadJSON {
 		Locale:    leadLocale,
 		Status:    it.Status,
 		Marketing: marketingJSON{State: it.Marketing.State, Since: apiTimeOrNull(&it.Marketing.Since)},
+		ErasedAt:  apiTimeOrNull(l.ErasedAt),
 	}
 }
 

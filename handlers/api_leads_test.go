@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,11 +51,11 @@ func TestAPILeadJSON(t *testing.T) {
 	checkJSON(t, res, http.StatusOK, `{"leads":[
 		{"id":"`+second+`","created_at":"2026-12-01T11:00:00Z","form":"contact","name":"Bob","email":"bob@example.org",
 		 "phone":"","company":"","message":"Please call me about a quote.","extra":{},"page_url":"","utm":{},
-		 "locale":"en","status":"new","marketing":{"state":"not_given","since":null},"spam":null},
+		 "locale":"en","status":"new","marketing":{"state":"not_given","since":null},"spam":null,"erased_at":null},
 		{"id":"`+first+`","created_at":"2026-12-01T09:30:00Z","form":"contact","name":"Ann Example","email":"ann@example.com",
 		 "phone":"+48 (12) 345-67.89","company":"Acme Sp. z o.o.","message":"Please call me about a quote.","extra":{},
 		 "page_url":"https://www.example.com/pricing?plan=pro","utm":{"campaign":"spring","source":"newsletter"},
-		 "locale":"en","status":"new","marketing":{"state":"pending","since":"2026-12-01T09:30:00Z"},"spam":null}
+		 "locale":"en","status":"new","marketing":{"state":"pending","since":"2026-12-01T09:30:00Z"},"spam":null,"erased_at":null}
 	],"next_cursor":null}`)
 }
 
@@ -76,7 +77,7 @@ func TestAPILeadDetail(t *testing.T) {
 		http.StatusOK, `{"id":"`+id+`","created_at":"2026-12-01T09:30:00Z","form":"contact","name":"Ann Example",
 		"email":"ann@example.com","phone":"+48 (12) 345-67.89","company":"Acme Sp. z o.o.",
 		"message":"Please call me about a quote.","extra":{},"page_url":"","utm":{},"locale":"en","status":"contacted",
-		"marketing":{"state":"withdrawn","since":"2026-12-01T10:30:00Z"},"spam":null}`)
+		"marketing":{"state":"withdrawn","since":"2026-12-01T10:30:00Z"},"spam":null,"erased_at":null}`)
 	clock.advance(time.Minute)
 	if res := app.api(t, http.MethodPatch, "/api/v1/leads/"+id, token, []byte(`{"note":"Sent the quote."}`)); res.status != http.StatusOK {
 		t.Fatalf("PATCH note: got %v", res)
@@ -88,7 +89,7 @@ func TestAPILeadDetail(t *testing.T) {
 		"created_at":"2026-12-01T09:30:00Z","form":"contact","name":"Ann Example","email":"ann@example.com",
 		"phone":"+48 (12) 345-67.89","company":"Acme Sp. z o.o.","message":"Please call me about a quote.",
 		"extra":{},"page_url":"","utm":{},"locale":"en","status":"contacted",
-		"marketing":{"state":"withdrawn","since":"2026-12-01T10:30:00Z"},"spam":null,
+		"marketing":{"state":"withdrawn","since":"2026-12-01T10:30:00Z"},"spam":null,"erased_at":null,
 		"consent":[
 			{"event":"given","at":"2026-12-01T09:30:00Z","method":"form","ip":"127.0.0.1","user_agent":"`+testUserAgent+`",
 			 "wording":`+string(wordingJSON)+`,"wording_sha256":"`+sha256Hex(wording)+`"},
@@ -106,6 +107,36 @@ func TestAPILeadDetail(t *testing.T) {
 
 	checkJSON(t, app.api(t, http.MethodGet, "/api/v1/leads/"+strings.Repeat("a", 26), token, nil), http.StatusNotFound, `{"error":"not_found"}`)
 	checkJSON(t, app.api(t, http.MethodPatch, "/api/v1/leads/nope", token, []byte(`{"status":"won"}`)), http.StatusNotFound, `{"error":"not_found"}`)
+}
+
+// TestAPIErasedLead: a lead whose personal data was erased is left out of
+// the list; by its id it answers what is kept, with erased_at, so that a
+// client can tell it from a lead whose fields were never filled in.
+func TestAPIErasedLead(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock("2026-12-01T09:30:00Z")
+	app := newTestServer(t, withClock(clock.now))
+	token := app.apiToken(t, "crm", models.RoleSales)
+	id := app.newLead(t, map[string]any{"marketing_consent": true, "utm_source": "newsletter"})
+	if res := app.api(t, http.MethodPatch, "/api/v1/leads/"+id, token, []byte(`{"status":"contacted","note":"Called Ann."}`)); res.status != http.StatusOK {
+		t.Fatalf("PATCH: %v", res)
+	}
+	erasedAt := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	if _, err := app.store.EraseSubject(context.Background(), "ann@example.com", models.Origin{Actor: "dpo", At: erasedAt}); err != nil {
+		t.Fatalf("EraseSubject: %v", err)
+	}
+
+	checkJSON(t, app.api(t, http.MethodGet, "/api/v1/leads", token, nil), http.StatusOK, `{"leads":[],"next_cursor":null}`)
+	checkJSON(t, app.api(t, http.MethodGet, "/api/v1/leads/"+id, token, nil), http.StatusOK, `{"id":"`+id+`",
+		"created_at":"2026-12-01T09:30:00Z","form":"contact","name":"","email":"","phone":"","company":"","message":"",
+		"extra":{},"page_url":"","utm":{},"locale":"en","status":"contacted",
+		"marketing":{"state":"not_given","since":null},"spam":null,"erased_at":"2026-12-02T08:00:00Z",
+		"consent":[],
+		"emails":[
+			{"kind":"sales_notification","to":"\u003csales@localhost\u003e","state":"cancelled","attempts":0,"last_error":"erased","sent_at":null},
+			{"kind":"consent_confirmation","to":"","state":"cancelled","attempts":0,"last_error":"erased","sent_at":null}
+		],
+		"history":[{"at":"2026-12-01T09:30:00Z","actor":"crm","status":"contacted","note":null}]}`)
 }
 
 // TestAPINeverShowsLinkTokens: the opt-out and confirm tokens are in no
