@@ -21,10 +21,10 @@ import (
 // answers in milliseconds, so seconds mean something is broken.
 const pageWait = 10 * time.Second
 
-// scripts switches the page's JavaScript off or on (as a person who
-// turned it off in their browser, or a browser without it, would have
-// it). DevTools' own evaluations, which the test and axe-core use, run
-// either way.
+// scripts switches the page's JavaScript off or on (off: as a person who
+// turned it off in their browser has it). The test's own evaluations
+// through DevTools run either way; axe-core's promise never settles with
+// scripts off, so the checks switch them on for a moment.
 func scripts(on bool) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
@@ -32,11 +32,11 @@ func scripts(on bool) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// load runs steps that make the browser load a page (a navigation, a
+// loadPage runs steps that make the browser load a page (a navigation, a
 // click on a link or a button) and returns the page's HTTP status once
 // it has loaded: a wait for the navigation itself, as every page here
 // has an h1 that waiting for would find on the page before.
-func load(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) int {
+func loadPage(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) int {
 	t.Helper()
 	wait, cancel := context.WithTimeout(ctx, pageWait)
 	defer cancel()
@@ -47,8 +47,8 @@ func load(t *testing.T, ctx context.Context, what string, steps ...chromedp.Acti
 	return int(resp.Status)
 }
 
-// text is the text of the first element sel matches.
-func text(t *testing.T, ctx context.Context, sel string) string {
+// innerText is the text of the first element sel matches.
+func innerText(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+jsString(sel)+`) || {}).innerText || ''`))
 	if err != nil {
@@ -77,8 +77,8 @@ func TestBrowserPrivacyPages(t *testing.T) {
 	a.waitForEmailsTo(t, addr, 1) // the confirmation request
 
 	ctx := newBrowser(t)
-	// check runs axe-core, which needs the page's scripts on for its
-	// timers and promises; the person's steps all run with them off.
+	// check runs axe-core with the page's scripts on (see scripts); the
+	// person's steps all run with them off.
 	check := func(what string) {
 		t.Helper()
 		if err := chromedp.Do(ctx, scripts(true)); err != nil {
@@ -93,21 +93,21 @@ func TestBrowserPrivacyPages(t *testing.T) {
 		t.Fatalf("set up the browser: %v", err)
 	}
 
-	if status := load(t, ctx, "open /privacy", chromedp.Navigate(a.base+"/privacy")); status != http.StatusOK {
+	if status := loadPage(t, ctx, "open /privacy", chromedp.Navigate(a.base+"/privacy")); status != http.StatusOK {
 		t.Fatalf("GET /privacy: status %d", status)
 	}
 	check("privacy request page")
 
 	// A mistyped address: the page comes back (422) with the error beside
 	// the field and the address kept, as the contact form does.
-	status := load(t, ctx, "send a mistyped address",
+	status := loadPage(t, ctx, "send a mistyped address",
 		chromedp.SendKeys(chromedp.CSS("#email"), "priya.example.com"),
 		chromedp.Click(chromedp.CSS(`main button[type=submit]`)),
 	)
 	if status != http.StatusUnprocessableEntity {
 		t.Errorf("a mistyped address: status %d, want 422", status)
 	}
-	if msg := text(t, ctx, "#email-error"); !strings.Contains(msg, "email address") {
+	if msg := innerText(t, ctx, "#email-error"); !strings.Contains(msg, "email address") {
 		t.Errorf("error beside the field = %q, want one about the email address", msg)
 	}
 	if got, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#email"))); err != nil || got != "priya.example.com" {
@@ -127,16 +127,16 @@ func TestBrowserPrivacyPages(t *testing.T) {
 		t.Fatalf("follow the error summary's link: %v", err)
 	}
 	waitUntil(t, "the summary's link has moved the focus to the field", pageWait, func() bool {
-		id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`))
-		return err == nil && id == "email"
+		focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`))
+		return err == nil && focused == "email"
 	})
 	check("privacy request page with an error")
 
-	status = load(t, ctx, "send the address",
+	status = loadPage(t, ctx, "send the address",
 		chromedp.SetValue(chromedp.CSS("#email"), addr),
 		chromedp.Click(chromedp.CSS(`main button[type=submit]`)),
 	)
-	if h := text(t, ctx, "h1"); status != http.StatusOK || h != "Check your inbox" {
+	if h := innerText(t, ctx, "h1"); status != http.StatusOK || h != "Check your inbox" {
 		t.Fatalf("after sending the address: status %d, heading %q; want 200, Check your inbox", status, h)
 	}
 	check("check-your-inbox page")
@@ -150,10 +150,10 @@ func TestBrowserPrivacyPages(t *testing.T) {
 	// the way a reverse proxy would route it.
 	link = a.base + strings.TrimPrefix(link, testBaseURL)
 
-	if status := load(t, ctx, "open the privacy link", chromedp.Navigate(link)); status != http.StatusOK {
+	if status := loadPage(t, ctx, "open the privacy link", chromedp.Navigate(link)); status != http.StatusOK {
 		t.Fatalf("GET the privacy link: status %d", status)
 	}
-	page := text(t, ctx, "main")
+	page := innerText(t, ctx, "main")
 	for _, want := range []string{"Your data at Acme Widgets", addr, "Priya Browser", "We need 300 widgets by June.", "given (form)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the privacy page lacks %q:\n%s", want, page)
@@ -161,9 +161,9 @@ func TestBrowserPrivacyPages(t *testing.T) {
 	}
 	check("privacy page with the data")
 
-	status = load(t, ctx, "press Stop marketing emails",
+	status = loadPage(t, ctx, "press Stop marketing emails",
 		chromedp.Click(chromedp.CSS(`form:has(input[name=action][value=withdraw]) button[type=submit]`)))
-	if h := text(t, ctx, "h1"); status != http.StatusOK || h != "No more marketing emails" {
+	if h := innerText(t, ctx, "h1"); status != http.StatusOK || h != "No more marketing emails" {
 		t.Fatalf("after Stop marketing emails: status %d, heading %q", status, h)
 	}
 	if state, _ := a.consent(t, addr); state != models.MarketingWithdrawn {
@@ -171,10 +171,10 @@ func TestBrowserPrivacyPages(t *testing.T) {
 	}
 	check("marketing stopped page")
 
-	if status := load(t, ctx, "go back to the data", chromedp.Click(chromedp.CSS(`main a[href^="/privacy/"]`))); status != http.StatusOK {
+	if status := loadPage(t, ctx, "go back to the data", chromedp.Click(chromedp.CSS(`main a[href^="/privacy/"]`))); status != http.StatusOK {
 		t.Fatalf("back to the data: status %d", status)
 	}
-	if page := text(t, ctx, "main"); !strings.Contains(page, "You opted out") {
+	if page := innerText(t, ctx, "main"); !strings.Contains(page, "You opted out") {
 		t.Errorf("the privacy page after stopping marketing does not say so:\n%s", page)
 	}
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('input[name=action][value=withdraw]').length`)); n != 0 {
@@ -195,8 +195,8 @@ func TestBrowserPrivacyPages(t *testing.T) {
 	// The button takes the focus when pressed; the browser's check moves
 	// it to the box only when it stops the form.
 	waitUntil(t, "the browser has stopped the form at the unticked box", pageWait, func() bool {
-		id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`))
-		return err == nil && id == "understood"
+		focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`))
+		return err == nil && focused == "understood"
 	})
 	state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
 		`(document.documentElement.dataset.before || '') + ' ' + document.querySelector('#understood').validity.valueMissing + ' ' + !!document.querySelector('#form-errors')`))
@@ -214,8 +214,8 @@ func TestBrowserPrivacyPages(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#understood"))); err != nil {
 		t.Fatalf("tick the box: %v", err)
 	}
-	status = load(t, ctx, "press Erase my data", chromedp.Click(eraseButton))
-	if h := text(t, ctx, "h1"); status != http.StatusOK || h != "Your data is erased" {
+	status = loadPage(t, ctx, "press Erase my data", chromedp.Click(eraseButton))
+	if h := innerText(t, ctx, "h1"); status != http.StatusOK || h != "Your data is erased" {
 		t.Fatalf("after Erase my data: status %d, heading %q", status, h)
 	}
 	check("data erased page")
@@ -228,16 +228,16 @@ func TestBrowserPrivacyPages(t *testing.T) {
 	}
 
 	// The link is dead now, and says so in the words of any bad link.
-	if status := load(t, ctx, "open the link again", chromedp.Navigate(link)); status != http.StatusNotFound {
+	if status := loadPage(t, ctx, "open the link again", chromedp.Navigate(link)); status != http.StatusNotFound {
 		t.Errorf("the link after the erasure: status %d, want 404", status)
 	}
 	// (The reference under it is each answer's own request id.)
-	dead := text(t, ctx, "h1") + "\n" + text(t, ctx, "main p.lead")
+	dead := innerText(t, ctx, "h1") + "\n" + innerText(t, ctx, "main p.lead")
 	check("dead link page")
-	if status := load(t, ctx, "open a made-up link", chromedp.Navigate(a.base+"/privacy/aaaa.1.bbbb")); status != http.StatusNotFound {
+	if status := loadPage(t, ctx, "open a made-up link", chromedp.Navigate(a.base+"/privacy/aaaa.1.bbbb")); status != http.StatusNotFound {
 		t.Errorf("a made-up link: status %d, want 404", status)
 	}
-	forged := text(t, ctx, "h1") + "\n" + text(t, ctx, "main p.lead")
+	forged := innerText(t, ctx, "h1") + "\n" + innerText(t, ctx, "main p.lead")
 	if dead != forged || !strings.HasPrefix(dead, "Link not recognised\n") {
 		t.Errorf("the erased link's page:\n%s\na made-up link's:\n%s\nwant the same not-recognised page", dead, forged)
 	}
