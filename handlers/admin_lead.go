@@ -211,6 +211,11 @@ func adminLeadUpdate(store adminLeadUpdater, rend *renderer, view inboxView) gin
 			notFoundLead(c, rend)
 			return
 		}
+		if errors.Is(err, models.ErrLeadErased) {
+			// Erased between this page's read and the write.
+			c.Redirect(http.StatusSeeOther, back)
+			return
+		}
 		if err != nil {
 			rend.internalError(c, err)
 			return

@@ -49,6 +49,10 @@ func leadUpdate(store leadUpdater, now func() time.Time, doubleOptIn bool, log *
 			apiError(c, http.StatusNotFound, "not_found")
 			return
 		}
+		if errors.Is(err, models.ErrLeadErased) {
+			apiValidation(c, map[string]string{"note": "This lead's personal data was erased; a note about it cannot be added (its status can still change)."})
+			return
+		}
 		if err != nil {
 			apiInternal(c, log, err)
 			return

@@ -102,6 +102,10 @@ func TestSubjectAccessAndErasureAPI(t *testing.T) {
 	}
 	res = app.api(t, http.MethodPost, "/api/v1/subjects/access", admin, []byte(`{"email": "ann@example.com"}`))
 	checkJSON(t, res, http.StatusOK, `{"email": "ann@example.com", "leads": [], "suppressed": false}`)
+	res = app.api(t, http.MethodPatch, "/api/v1/leads/"+first.PublicID, admin, []byte(`{"note": "Ann called again."}`))
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, `"note":`) {
+		t.Errorf("a note on the erased lead: %v, want 422 naming note", res)
+	}
 }
 
 // TestSuppressionAPI: an address suppressed by phone is withdrawn at once

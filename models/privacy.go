@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -108,9 +109,15 @@ type PurgeReport struct {
 	IPs int64
 	// Batches: write transactions the purge took.
 	Batches int64
-	// LongestBatch is the longest time one batch held the writer.
+	// LongestBatch is the longest time one batch held the writer, and
+	// LongBatches how many held it longer than PurgeWriterLimit.
 	LongestBatch time.Duration
+	LongBatches  int64
 }
+
+// PurgeWriterLimit is how long a purge aims to hold the writer at a time,
+// submissions waiting behind it.
+const PurgeWriterLimit = 50 * time.Millisecond
 
 // SubjectStore answers data-subject requests and runs retention. Subjects
 // are normalised addresses (NormalizeEmail). Each change is one
@@ -149,6 +156,10 @@ type SubjectStore interface {
 	// a periodic task. Taking one's own lease again extends it.
 	TryLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 }
+
+// ErrLeadErased refuses a note on an erased lead: a note about the person
+// would be personal data again, on a row kept only for counts.
+var ErrLeadErased = errors.New("the lead's personal data was erased")
 
 // PrivacyLinkTTL is how long a privacy-page link works.
 const PrivacyLinkTTL = 24 * time.Hour

@@ -93,7 +93,8 @@ func describePurge(rep models.PurgeReport, dry bool, cfg config.Config) string {
 		verb, rep.Leads, rep.People, rep.Inquiries, rep.IPs)
 	s += fmt.Sprintf(" (LEADBOX_RETENTION=%s, LEADBOX_IP_RETENTION=%s)", config.FormatRetention(cfg.Retention), config.FormatRetention(cfg.IPRetention))
 	if !dry && rep.Batches > 0 {
-		s += fmt.Sprintf("; %d write transactions, the longest %s", rep.Batches, rep.LongestBatch.Round(time.Millisecond/10))
+		s += fmt.Sprintf("; %d write transactions, the longest %s, %d over %s", rep.Batches,
+			rep.LongestBatch.Round(time.Millisecond/10), rep.LongBatches, models.PurgeWriterLimit)
 	}
 	return s
 }

@@ -266,6 +266,9 @@ func (s *Store) UpdateLead(ctx context.Context, publicID string, ch models.LeadC
 			}
 			return err
 		}
+		if lead.ErasedAt != nil && ch.Note != "" {
+			return models.ErrLeadErased
+		}
 		h := models.HistoryEntry{LeadID: lead.ID, At: o.At.UTC(), Actor: o.Actor, Note: ch.Note}
 		if ch.Status != "" && ch.Status != lead.Status {
 			if err := tx.Table("leads").Where("id = ?", lead.ID).Update("status", ch.Status).Error; err != nil {
@@ -283,7 +286,7 @@ func (s *Store) UpdateLead(ctx context.Context, publicID string, ch models.LeadC
 		return appendAudit(tx, &e)
 	})
 	if err != nil {
-		if errors.Is(err, models.ErrNotFound) {
+		if errors.Is(err, models.ErrNotFound) || errors.Is(err, models.ErrLeadErased) {
 			return models.LeadItem{}, err
 		}
 		return models.LeadItem{}, fmt.Errorf("update lead: %w", err)

@@ -86,6 +86,7 @@ func Run(t *testing.T, e Engine) {
 		{"PrivacyLink", testPrivacyLink},
 		{"Leases", testLeases},
 		{"Purge", testPurge},
+		{"NoNoteOnAnErasedLead", testNoNoteOnAnErasedLead},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
 	}

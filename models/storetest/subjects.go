@@ -442,3 +442,25 @@ func testPurge(t *testing.T, e Engine) {
 		t.Errorf("the noted lead outlived its retention")
 	}
 }
+
+// testNoNoteOnAnErasedLead: sales may still move an erased lead's status
+// (for counts), never write a note about the person on it.
+func testNoNoteOnAnErasedLead(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	sub := NewSubmission(t, s, "ann@example.com")
+	create(t, s, sub, models.Guards{})
+	if _, err := s.EraseSubject(ctx, "ann@example.com", admin(time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	o := admin(time.Now().UTC())
+	if _, err := s.UpdateLead(ctx, sub.Lead.PublicID, models.LeadChange{Note: "Ann called back."}, o, true); !errors.Is(err, models.ErrLeadErased) {
+		t.Errorf("a note on an erased lead: %v, want ErrLeadErased", err)
+	}
+	if it, err := s.UpdateLead(ctx, sub.Lead.PublicID, models.LeadChange{Status: models.LeadLost}, o, true); err != nil || it.Status != models.LeadLost {
+		t.Errorf("a status change on an erased lead: %q, %v", it.Status, err)
+	}
+	if n := rows(t, e, s, "lead_history", "note != ''"); n != 0 {
+		t.Errorf("%d notes on the erased lead", n)
+	}
+}
