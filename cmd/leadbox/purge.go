@@ -122,7 +122,11 @@ func retention(store retentionStore, cfg config.Config, first, every time.Durati
 			start := time.Now()
 			rep, ran, err := purgeOnce(ctx, store, r, start.UTC(), every, holder)
 			switch {
-			case err != nil && ctx.Err() == nil:
+			case err != nil && ctx.Err() != nil:
+				log.Info("retention: purge stopped by the shutdown; the next run goes on from there",
+					"leads", rep.Leads, "people", rep.People, "inquiries", rep.Inquiries, "ips", rep.IPs)
+				return nil
+			case err != nil:
 				log.Error("retention: purge failed", "err", err)
 			case ran && rep.Leads+rep.Inquiries+rep.IPs > 0:
 				log.Info("retention: purged", "leads", rep.Leads, "people", rep.People, "inquiries", rep.Inquiries,
