@@ -87,6 +87,7 @@ func Run(t *testing.T, e Engine) {
 		{"Leases", testLeases},
 		{"Purge", testPurge},
 		{"NoNoteOnAnErasedLead", testNoNoteOnAnErasedLead},
+		{"MarketingExportLeavesOutSuppressedAndErased", testMarketingExportLeavesOutSuppressedAndErased},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
 	}

@@ -464,3 +464,41 @@ func testNoNoteOnAnErasedLead(t *testing.T, e Engine) {
 		t.Errorf("%d notes on the erased lead", n)
 	}
 }
+
+// testMarketingExportLeavesOutSuppressedAndErased: marketing.csv holds an
+// address whose confirmed consent stands, and not once it is suppressed or
+// erased.
+func testMarketingExportLeavesOutSuppressedAndErased(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	for _, addr := range []string{"ann@example.com", "bob@example.com", "cid@example.com"} {
+		sub := NewSubmission(t, s, addr)
+		create(t, s, sub, models.Guards{})
+		if _, err := s.Confirm(ctx, *sub.Lead, models.ConsentEvent{At: time.Now().UTC(), Method: models.MethodConfirmLink}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	export := func() []string {
+		var got []string
+		err := s.EachMarketingContact(ctx, true, func(c models.MarketingContact) error {
+			got = append(got, c.Email)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := export(); len(got) != 3 {
+		t.Fatalf("export before: %v, want all three", got)
+	}
+	if _, err := s.Suppress(ctx, "bob@example.com", models.MethodSuppression, admin(time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EraseSubject(ctx, "cid@example.com", admin(time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	if got := export(); len(got) != 1 || got[0] != "ann@example.com" {
+		t.Errorf("export after bob's suppression and cid's erasure: %q, want ann only", got)
+	}
+}
