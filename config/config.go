@@ -141,6 +141,10 @@ type Config struct {
 	Timezone       *time.Location
 	LogLevel       slog.Level
 
+	// MetricsNetworks are the client networks /metrics answers; none
+	// (LEADBOX_METRICS_NETWORKS=off) turns it off.
+	MetricsNetworks []netip.Prefix
+
 	// Defences against bots and abuse (see docs/operations.md, "Security").
 	MinFillTime     time.Duration // time trap: faster posts of the hosted form are spam; 0 is off
 	DuplicateWindow time.Duration // the same message from the same person within it is answered, not stored again
@@ -203,6 +207,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DoubleOptIn:     p.boolean("LEADBOX_DOUBLE_OPT_IN", true),
 		RateLimit:       p.nonNegative("LEADBOX_RATE_LIMIT", 10),
 		TrustedProxies:  p.proxies("LEADBOX_TRUSTED_PROXIES"),
+		MetricsNetworks: p.networks("LEADBOX_METRICS_NETWORKS", "127.0.0.1/32,::1/128"),
 		AllowedOrigins:  p.origins("LEADBOX_ALLOWED_ORIGINS"),
 		PrivacyURL:      p.absoluteURL("LEADBOX_PRIVACY_URL"),
 		Company:         p.text("LEADBOX_COMPANY", "Our company"),
@@ -279,6 +284,7 @@ func (c Config) String() string {
 	row("LEADBOX_DOUBLE_OPT_IN", c.DoubleOptIn)
 	row("LEADBOX_RATE_LIMIT", c.RateLimit)
 	row("LEADBOX_TRUSTED_PROXIES", strings.Join(c.TrustedProxies, ","))
+	row("LEADBOX_METRICS_NETWORKS", metricsNetworks(c.MetricsNetworks))
 	row("LEADBOX_ALLOWED_ORIGINS", strings.Join(c.AllowedOrigins, ","))
 	row("LEADBOX_PRIVACY_URL", c.PrivacyURL)
 	row("LEADBOX_COMPANY", c.Company)
@@ -592,6 +598,56 @@ func (p *parser) proxies(name string) []string {
 		}
 	}
 	return items
+}
+
+// networks reads a comma-separated list of CIDR ranges; a bare address is
+// a range of one. "off" is no range at all, which turns off what the list
+// guards.
+func (p *parser) networks(name, def string) []netip.Prefix {
+	v := p.str(name, def)
+	if strings.EqualFold(v, "off") {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, s := range splitList(v) {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				p.fail(name, fmt.Sprintf("must list CIDR ranges such as 127.0.0.1/32 or 10.0.0.0/8, or be off, got %q", s))
+				continue
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		// 10.1.2.3/8 means 10.0.0.0/8, as it does to ip(8); and an
+		// IPv4-mapped range matches what clients' IPv4 addresses become.
+		out = append(out, netip.PrefixFrom(pfx.Addr().Unmap(), unmappedBits(pfx)).Masked())
+	}
+	if len(out) == 0 {
+		p.fail(name, "lists no network; write off to turn /metrics off")
+	}
+	return out
+}
+
+// unmappedBits is the length of pfx once an IPv4-mapped address in it is
+// written as IPv4 (::ffff:10.0.0.0/104 is 10.0.0.0/8).
+func unmappedBits(pfx netip.Prefix) int {
+	if pfx.Addr().Is4In6() {
+		return max(0, pfx.Bits()-96)
+	}
+	return pfx.Bits()
+}
+
+// metricsNetworks prints LEADBOX_METRICS_NETWORKS as it can be set again.
+func metricsNetworks(ns []netip.Prefix) string {
+	if len(ns) == 0 {
+		return "off"
+	}
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = n.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // origins accepts only scheme://host[:port]: an origin with a path would never

@@ -35,6 +35,7 @@ type leadRecorder interface {
 // repeats and floods are treated. Today the LEADBOX_* settings make the
 // one form, "contact"; a forms file will make one per form.
 type formPolicy struct {
+	form            string          // the form's key, as Metrics name it
 	recipients      []*mail.Address // sales addresses notified of each lead
 	origins         []string        // where _next may send the visitor
 	doubleOptIn     bool
@@ -57,14 +58,17 @@ type submitResponse struct {
 //
 // The steps are: take a rate-limit token, then submit (which knows nothing
 // of HTTP), then carry out its outcome: settle the token, count spam, wake
-// the mail sender, answer.
-func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, spam SpamNoter, notify func(), now func() time.Time, log *slog.Logger) gin.HandlerFunc {
+// the mail sender, answer. Here, and only here, is a submission counted
+// for metrics: by then its outcome is decided.
+func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, spam SpamNoter, m Metrics, notify func(), now func() time.Time, log *slog.Logger) gin.HandlerFunc {
 	limit := newRateLimit(p.rateLimit, now)
 	var storage storageEpisode
 	return func(c *gin.Context) {
 		ticket, wait, ok := limit.take(c.ClientIP())
 		if !ok {
 			spam.Note(models.SpamRateLimit)
+			m.Spam(models.SpamRateLimit)
+			m.Submission(p.form, OutcomeRateLimited)
 			tooMany(c, rend, wait)
 			return
 		}
@@ -86,6 +90,10 @@ func contactSubmit(in intake, p formPolicy, store leadRecorder, rend *renderer, 
 		storage.note(c.Request.Context(), out, log)
 		if out.spam != "" {
 			spam.Note(out.spam)
+			m.Spam(out.spam)
+		}
+		if counted := out.counted(); counted != "" {
+			m.Submission(p.form, counted)
 		}
 		if out.fresh {
 			notify()

@@ -18,7 +18,7 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 	get("/contact", contactShow(rend, in, d.Now))
 	origins := newOriginPolicy(d.Config.AllowedOrigins, d.Config.BaseURL.Scheme+"://"+d.Config.BaseURL.Host)
 	r.OPTIONS("/contact", origins.preflight())
-	r.POST("/contact", origins.guard(rend), contactSubmit(in, contact, d.Store, rend, d.Spam, d.Notify, d.Now, d.Log))
+	r.POST("/contact", origins.guard(rend), contactSubmit(in, contact, d.Store, rend, d.Spam, d.Metrics, d.Notify, d.Now, d.Log))
 	get("/contact/thanks", thanksShow(rend, d.Config.DoubleOptIn))
 
 	// GET and HEAD show state and change nothing; only POST acts.
@@ -38,6 +38,7 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 
 	get("/healthz", healthz())
 	get("/readyz", readyz(d.Store, d.Log))
+	addMetricsRoute(r, d.Config.MetricsNetworks, d.MetricsPage, rend)
 	get("/assets/*file", serveAssets(assets))
 	get("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/contact") })
 	addAPIRoutes(r, d)
@@ -51,7 +52,7 @@ func addRoutes(r *gin.Engine, d Deps, rend *renderer, in intake, contact formPol
 			apiError(c, http.StatusNotFound, "not_found")
 			return
 		}
-		rend.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		notFound(c, rend)
 	})
 	r.NoMethod(func(c *gin.Context) {
 		if isAPIPath(c.Request.URL.Path) {

@@ -60,6 +60,12 @@ type Deps struct {
 	// PrivacyKey signs the privacy-page links (models.PrivacyLinkSecret),
 	// as the mailer does; nil means a random key for this process only.
 	PrivacyKey []byte
+	// Metrics counts submissions and requests for GET /metrics; nil
+	// counts nothing. MetricsPage is that page, served to the clients in
+	// LEADBOX_METRICS_NETWORKS; nil serves none.
+	Metrics     Metrics
+	MetricsPage http.Handler
+
 	// Spam counts dropped submissions by reason; nil counts nothing.
 	Spam SpamNoter
 	Log  *slog.Logger
@@ -80,6 +86,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	if d.Spam == nil {
 		d.Spam = noSpamLog{}
+	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
 	}
 	if len(d.FormKey) == 0 {
 		// Stamps then only verify on this process: fine for tests and a
@@ -127,7 +136,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("LEADBOX_TRUSTED_PROXIES: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(requestIDs(), accessLog(d.Log), recovery(rend), policy.headers(), adminHeaders(), limitBody(MaxBodyBytes))
+	r.Use(requestIDs(), accessLog(d.Log), requestMetrics(d.Metrics), recovery(rend), policy.headers(), adminHeaders(), limitBody(MaxBodyBytes))
 	addRoutes(r, d, rend, in, contactPolicy(cfg), assets)
 	return r, nil
 }
@@ -152,6 +161,7 @@ func captchaOf(cfg config.Config) (*captcha, error) {
 // make, "contact".
 func contactPolicy(cfg config.Config) formPolicy {
 	return formPolicy{
+		form:            ContactForm,
 		recipients:      cfg.SalesTo,
 		origins:         cfg.AllowedOrigins,
 		doubleOptIn:     cfg.DoubleOptIn,

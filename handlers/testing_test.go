@@ -63,6 +63,9 @@ type testSetup struct {
 	now   func() time.Time                // the handlers' clock; nil: the real one
 	log   *slog.Logger                    // nil: discarded
 	store func(*testStore) handlers.Store // what the handlers see of the store; nil: all of it
+
+	metrics     handlers.Metrics // nil: none
+	metricsPage http.Handler     // what /metrics serves; nil: nothing
 }
 
 // testOption is one difference from production that a test asks for.
@@ -125,6 +128,12 @@ func withLog(log *slog.Logger) testOption {
 // make it fail.
 func withStore(wrap func(*testStore) handlers.Store) testOption {
 	return func(s *testSetup) { s.store = wrap }
+}
+
+// withMetrics gives the handlers m to count with, and page to serve at
+// /metrics.
+func withMetrics(m handlers.Metrics, page http.Handler) testOption {
+	return func(s *testSetup) { s.metrics, s.metricsPage = m, page }
 }
 
 // singleUseVerifier is a siteverify fake that, as Turnstile and hCaptcha
@@ -217,6 +226,8 @@ func newTestServer(t testing.TB, opts ...testOption) *testApp {
 		Spam:        &app.spam,
 		Log:         setup.log,
 		Now:         setup.now,
+		Metrics:     setup.metrics,
+		MetricsPage: setup.metricsPage,
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)

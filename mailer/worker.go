@@ -70,6 +70,8 @@ type Worker struct {
 	sleep func(ctx context.Context, d time.Duration)
 
 	wake chan struct{}
+
+	metrics Metrics
 }
 
 // New builds the worker, its Composer and the Transport cfg asks for, and
@@ -121,6 +123,7 @@ func newWorker(cfg config.Config, store Store, c *Composer, t Transport, log *sl
 		randN:       rand.Int64N,
 		sleep:       sleepCtx,
 		wake:        make(chan struct{}, 1),
+		metrics:     noMetrics{},
 	}
 }
 
@@ -243,6 +246,7 @@ type lane struct {
 	conn  conn
 	// outcomes of the current batch, written together by flush.
 	outcomes []models.Outcome
+	attempts []attempt // the batch's delivery attempts, for metrics
 }
 
 func (l *lane) run(ctx context.Context, d *drain) error {
@@ -340,6 +344,9 @@ func (l *lane) flush(ctx context.Context) {
 		// The leases run out and the messages are tried again: at worst a
 		// duplicate with the same Message-ID, never a lost email.
 		l.log.Error("outbox: cannot record outcomes", "messages", len(l.outcomes), "err", err)
+		l.attempts = l.attempts[:0]
+	} else {
+		l.count()
 	}
 	l.outcomes = l.outcomes[:0]
 }
@@ -410,6 +417,7 @@ func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
 	if err != nil {
 		log.Error("outbox: cannot compose message", "err", err)
 		l.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: err.Error(), Attempted: true})
+		l.tally(m.Kind, ResultFailed)
 		return
 	}
 
@@ -422,9 +430,11 @@ func (l *lane) deliver(ctx context.Context, m *models.OutboxMessage) {
 			log.Debug("outbox: message sent")
 		}
 		l.note(models.Outcome{ID: m.ID, Status: models.StatusSent, At: w.now(), Attempted: true})
+		l.tally(m.Kind, ResultSent)
 	case outcomeFailed:
 		log.Error("outbox: message rejected permanently", "smtp_code", code, "step", sendStep(err))
 		l.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: describe(err), Attempted: true})
+		l.tally(m.Kind, ResultFailed)
 	case outcomeRetry:
 		var fe *fileWriteError
 		if errors.As(err, &fe) {
@@ -505,11 +515,13 @@ func (l *lane) retryOrGiveUp(log *slog.Logger, m *models.OutboxMessage, err erro
 		reason := fmt.Sprintf("gave up after %d attempts: %s", m.Attempts+1, describe(err))
 		log.Error("outbox: gave up on message", "queued_for", now.Sub(m.QueuedAt).Round(time.Second))
 		l.note(models.Outcome{ID: m.ID, Status: models.StatusFailed, Reason: truncate(reason), Attempted: true})
+		l.tally(m.Kind, ResultFailed)
 		return
 	}
 	delay := backoff(m.Attempts, w.retryBase, w.retryMax, w.randN)
 	log.Debug("outbox: retry scheduled", "retry_in", delay)
 	l.note(models.Outcome{ID: m.ID, Status: models.StatusPending, Next: now.Add(delay), Reason: describe(err), Attempted: true})
+	l.tally(m.Kind, ResultRetry)
 }
 
 type outcome int

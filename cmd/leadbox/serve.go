@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/handlers"
 	"github.com/leadbox/leadbox/mailer"
+	"github.com/leadbox/leadbox/metrics"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -68,22 +70,38 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 	spam := models.NewSpamLog(store, cfg.SpamRetention)
+	// Counted whether or not /metrics is served: the counting costs
+	// nanoseconds, and one code path is simpler to trust than two.
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{
+		Forms: []string{handlers.ContactForm}, Outbox: store, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	worker.SetMetrics(m)
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := handlers.NewServer(handlers.Deps{
 		Config:      cfg,
-		Store:       store,
+		Store:       m.CountConsent(store),
 		ConsentText: consentText,
 		Notify:      worker.Wake,
 		FormKey:     formKey,
 		PrivacyKey:  privacyKey,
 		Spam:        spam,
 		Log:         log,
+		Metrics:     m,
+		MetricsPage: m.Handler(),
 	})
 	if err != nil {
 		return err
 	}
 	log.Info("leadbox listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(),
 		"database", cfg.Database, "consent_text_version", consentText.Hash[:12])
+	if len(cfg.MetricsNetworks) == 0 {
+		log.Info("metrics are off (LEADBOX_METRICS_NETWORKS=off)")
+	} else {
+		log.Info("serving Prometheus metrics at /metrics", "networks", fmt.Sprint(cfg.MetricsNetworks))
+	}
 
 	return runUntilDone(ctx, log, newHTTPServer(handler, log), ln,
 		background{"mail sender", worker.Run},
