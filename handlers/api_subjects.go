@@ -20,7 +20,7 @@ type subjectStore interface {
 	SubjectAccess(ctx context.Context, subject string, doubleOptIn bool) (models.SubjectData, error)
 	AuditSubject(ctx context.Context, action, subject string, o models.Origin) error
 	EraseSubject(ctx context.Context, subject string, o models.Origin) (models.Erasure, error)
-	Suppress(ctx context.Context, subject, method string, o models.Origin) (bool, error)
+	Suppress(ctx context.Context, subject, method string, o models.Origin) (models.Suppression, error)
 }
 
 // subjectJSON is everything held about an address, as the access request
@@ -146,13 +146,13 @@ func suppressionAdd(store subjectStore, now func() time.Time, log *slog.Logger) 
 		if !ok {
 			return
 		}
-		done, err := store.Suppress(c.Request.Context(), subject, models.MethodSuppression, origin(c, now))
+		res, err := store.Suppress(c.Request.Context(), subject, models.MethodSuppression, origin(c, now))
 		if err != nil {
 			apiInternal(c, log, err)
 			return
 		}
 		status := http.StatusOK
-		if done {
+		if res.Listed {
 			status = http.StatusCreated
 		}
 		c.JSON(status, suppressionJSON{Suppressed: true})

@@ -27,6 +27,9 @@ type ledger struct {
 func (l ledger) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *models.ConsentEvent, outbox []models.OutboxMessage, guards models.Guards) (models.Created, error) {
 	created, err := l.Store.CreateLeadOnce(ctx, lead, consent, outbox, guards)
 	if err == nil && !created.Duplicate && consent != nil {
+		if created.RecalledWithdrawal {
+			l.m.consentEvent(models.ActionWithdrawn)
+		}
 		l.m.consentEvent(consent.Action)
 	}
 	return created, err
@@ -48,4 +51,14 @@ func (l ledger) Confirm(ctx context.Context, lead models.Lead, ev models.Consent
 		l.m.consentEvent(models.ActionConfirmed)
 	}
 	return done, err
+}
+
+// Suppress records a suppression; it writes a withdrawal into the ledger
+// when the address has one and was not withdrawn already.
+func (l ledger) Suppress(ctx context.Context, subject, method string, o models.Origin) (models.Suppression, error) {
+	res, err := l.Store.Suppress(ctx, subject, method, o)
+	if err == nil && res.Withdrawn {
+		l.m.consentEvent(models.ActionWithdrawn)
+	}
+	return res, err
 }

@@ -142,7 +142,7 @@ var (
 		handlers.OutcomeDuplicate, handlers.OutcomeRateLimited}
 	spamReasons = []string{models.SpamHoneypot, models.SpamTimeTrap, models.SpamDuplicate,
 		models.SpamRateLimit, models.SpamCaptcha}
-	emailKinds    = []string{models.KindSalesNotification, models.KindConsentConfirmation}
+	emailKinds    = []string{models.KindSalesNotification, models.KindConsentConfirmation, models.KindPrivacyLink}
 	sendResults   = []string{mailer.ResultSent, mailer.ResultRetry, mailer.ResultFailed}
 	consentEvents = []string{models.ActionGiven, models.ActionNotGiven, models.ActionConfirmed, models.ActionWithdrawn}
 )

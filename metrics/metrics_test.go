@@ -248,3 +248,44 @@ func TestCountConsent(t *testing.T) {
 		t.Errorf("ann's ledger holds %d events (%v), want 3: the counts must match it", len(history), err)
 	}
 }
+
+// TestCountSuppressions: a suppression counts the withdrawal it writes
+// into a known address's ledger, and the one it writes back when an
+// address suppressed while unknown first submits; a repeat counts nothing.
+func TestCountSuppressions(t *testing.T) {
+	ctx := t.Context()
+	m := newMetrics(t, metrics.Options{})
+	store := m.CountConsent(openStore(t))
+	o := models.Origin{Actor: "dpo", At: time.Now().UTC()}
+
+	ann := storetest.NewSubmission(t, store, "ann@example.com")
+	if _, err := store.CreateLeadOnce(ctx, ann.Lead, ann.Consent, ann.Outbox, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := store.Suppress(ctx, "ann@example.com", models.MethodSuppression, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.Suppress(ctx, "carol@example.com", models.MethodSuppression, o); err != nil {
+		t.Fatal(err)
+	}
+	carol := storetest.NewSubmission(t, store, "carol@example.com")
+	if _, err := store.CreateLeadOnce(ctx, carol.Lead, carol.Consent, carol.Outbox, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	s := scrape(t, m)
+	want(t, s, 2, "leadbox_consent_events_total", "event", "given")
+	want(t, s, 2, "leadbox_consent_events_total", "event", "withdrawn")
+	var events int
+	for _, addr := range []string{"ann@example.com", "carol@example.com"} {
+		h, err := store.ConsentHistory(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events += len(h)
+	}
+	if events != 4 {
+		t.Errorf("the ledgers hold %d events, want 4: the counts must match them", events)
+	}
+}

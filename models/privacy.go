@@ -77,6 +77,16 @@ type SubjectData struct {
 	Suppressed bool
 }
 
+// Suppression is what a suppression did.
+type Suppression struct {
+	// Listed: the address went on the suppression list (false: it was
+	// on it already, with no consent since).
+	Listed bool
+	// Withdrawn: a withdrawal was appended to the address's ledger (it
+	// had leads, and its latest decision was not a withdrawal already).
+	Withdrawn bool
+}
+
 // Erasure is what an erasure did.
 type Erasure struct {
 	Leads           int // leads whose personal data was erased
@@ -138,8 +148,7 @@ type SubjectStore interface {
 	// Suppress puts subject on the suppression list (method says how the
 	// request came: MethodSuppression or MethodPrivacyPage), withdraws its
 	// marketing consent and cancels its waiting confirmation emails.
-	// done is false when the address was already suppressed.
-	Suppress(ctx context.Context, subject, method string, o Origin) (done bool, err error)
+	Suppress(ctx context.Context, subject, method string, o Origin) (Suppression, error)
 	// QueuePrivacyLink queues the email with the privacy-page link to
 	// subject's newest lead, unless nothing is held about subject or
 	// MaxPrivacyLinks were queued for it within PrivacyLinkTTL.

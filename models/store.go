@@ -31,6 +31,10 @@ type Created struct {
 	// ConfirmationDropped: the confirmation email was over the limit and
 	// not queued (its OutboxMessage keeps ID 0).
 	ConfirmationDropped bool
+	// RecalledWithdrawal: the address was on the suppression list, and
+	// its withdrawal was written into the ledger before the submission's
+	// own consent event (a second event).
+	RecalledWithdrawal bool
 }
 
 // ConfirmWindow is the period over which Guards.MaxConfirmations counts a

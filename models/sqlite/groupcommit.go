@@ -96,8 +96,9 @@ type createReq struct {
 	person uint64 // whose confirmation emails it counts against
 	hash   string // the address's keyed hash (models.AddressHash)
 	// Set by the writer before result is closed.
-	earlier int64 // id of the lead this one duplicates, or 0
-	dropped bool  // the confirmation email was over the limit
+	earlier  int64 // id of the lead this one duplicates, or 0
+	dropped  bool  // the confirmation email was over the limit
+	recalled bool  // a withdrawal was recalled from the suppression list
 	err     error
 	result  chan struct{}
 }
@@ -399,7 +400,7 @@ func newUncommitted(n int) *uncommitted {
 // outcome is decided again on every attempt, since a failed group's
 // submissions are retried one by one.
 func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) error {
-	r.earlier, r.dropped = 0, false
+	r.earlier, r.dropped, r.recalled = 0, false, false
 	dedupe := !r.guards.DuplicateSince.IsZero() && r.consent.Method == models.MethodForm
 	if dedupe {
 		if id, ok := g.recent.find(r.key, r.guards.DuplicateSince); ok {
@@ -594,6 +595,7 @@ func (st leadStmts) recallWithdrawal(r *createReq) error {
 	if _, err := st.unsuppress.Exec(r.hash); err != nil {
 		return fmt.Errorf("recall a withdrawal from the suppression list: %w", err)
 	}
+	r.recalled = true
 	return nil
 }
 

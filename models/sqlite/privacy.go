@@ -290,9 +290,9 @@ func blankLedgerColumns(tx *gorm.DB, reason, set, where string, args ...any) err
 
 // Suppress puts subject on the suppression list and withdraws its
 // consent, with the audit entry, in one transaction.
-func (s *Store) Suppress(ctx context.Context, subject, method string, o models.Origin) (done bool, err error) {
+func (s *Store) Suppress(ctx context.Context, subject, method string, o models.Origin) (res models.Suppression, err error) {
 	if subject == "" {
-		return false, fmt.Errorf("suppress: no address")
+		return res, fmt.Errorf("suppress: no address")
 	}
 	hash := models.AddressHash(s.addressKey, subject)
 	at := o.At.UTC()
@@ -310,7 +310,7 @@ func (s *Store) Suppress(ctx context.Context, subject, method string, o models.O
 		if row.SuppressedAt != nil && (withdrawn || !known) {
 			return nil // suppressed already, and no consent since
 		}
-		done = true
+		res.Listed = true
 		row.AddressHash, row.SuppressedAt = hash, &at
 		if known {
 			// The address's ledger holds the decision; the hash only says
@@ -322,6 +322,7 @@ func (s *Store) Suppress(ctx context.Context, subject, method string, o models.O
 				if err := tx.Omit("ConsentText").Create(&ev).Error; err != nil {
 					return err
 				}
+				res.Withdrawn = true
 			}
 			if err := tx.Exec(cancelConfirmationsSQL, models.StatusCancelled, models.StatusPending, subject).Error; err != nil {
 				return err
@@ -336,9 +337,9 @@ func (s *Store) Suppress(ctx context.Context, subject, method string, o models.O
 		return appendAudit(tx, &e)
 	})
 	if err != nil {
-		return false, fmt.Errorf("suppress: %w", err)
+		return models.Suppression{}, fmt.Errorf("suppress: %w", err)
 	}
-	return done, nil
+	return res, nil
 }
 
 // QueuePrivacyLink queues the privacy-link email to subject's newest lead.

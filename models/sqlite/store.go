@@ -348,7 +348,7 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *
 		return models.Created{}, fmt.Errorf("create lead: %w", r.err)
 	}
 	if r.earlier == 0 {
-		return models.Created{ConfirmationDropped: r.dropped}, nil
+		return models.Created{ConfirmationDropped: r.dropped, RecalledWithdrawal: r.recalled}, nil
 	}
 	var err error
 	if *lead, err = s.LeadByID(ctx, r.earlier); err != nil {

@@ -236,10 +236,10 @@ func testSuppression(t *testing.T, e Engine) {
 	s := e.Open(t)
 	ann := NewSubmission(t, s, "ann@example.com")
 	create(t, s, ann, models.Guards{})
-	for i, want := range []bool{true, false} {
-		done, err := s.Suppress(ctx, "ann@example.com", models.MethodSuppression, admin(time.Now().UTC()))
-		if err != nil || done != want {
-			t.Errorf("Suppress #%d = %v, %v; want %v", i+1, done, err, want)
+	for i, want := range []models.Suppression{{Listed: true, Withdrawn: true}, {}} {
+		got, err := s.Suppress(ctx, "ann@example.com", models.MethodSuppression, admin(time.Now().UTC()))
+		if err != nil || got != want {
+			t.Errorf("Suppress #%d = %+v, %v; want %+v", i+1, got, err, want)
 		}
 	}
 	if got := marketingOf(t, s, ann.Lead.PublicID); got != models.MarketingWithdrawn {
@@ -252,8 +252,8 @@ func testSuppression(t *testing.T, e Engine) {
 		t.Errorf("access does not say the address is suppressed")
 	}
 
-	if done, err := s.Suppress(ctx, "carol@example.com", models.MethodSuppression, admin(time.Now().UTC())); err != nil || !done {
-		t.Fatalf("suppress an unknown address: %v, %v", done, err)
+	if got, err := s.Suppress(ctx, "carol@example.com", models.MethodSuppression, admin(time.Now().UTC())); err != nil || got != (models.Suppression{Listed: true}) {
+		t.Fatalf("suppress an unknown address: %+v, %v; want listed, no ledger event (there is no ledger yet)", got, err)
 	}
 	if n := rows(t, e, s, "suppressions", "address_hash LIKE '%carol%'"); n != 0 {
 		t.Errorf("the suppression list holds the address itself")
@@ -262,7 +262,9 @@ func testSuppression(t *testing.T, e Engine) {
 		t.Errorf("access for a suppressed unknown address: %+v, %v", d, err)
 	}
 	c1 := unticked(NewSubmission(t, s, "carol@example.com"))
-	create(t, s, c1, models.Guards{})
+	if c := create(t, s, c1, models.Guards{}); !c.RecalledWithdrawal {
+		t.Errorf("the suppressed address's first submission: %+v, want RecalledWithdrawal", c)
+	}
 	if got := marketingOf(t, s, c1.Lead.PublicID); got != models.MarketingWithdrawn {
 		t.Errorf("suppressed, then a submission unticked: %s, want withdrawn", got)
 	}
