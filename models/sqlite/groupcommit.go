@@ -99,8 +99,8 @@ type createReq struct {
 	earlier  int64 // id of the lead this one duplicates, or 0
 	dropped  bool  // the confirmation email was over the limit
 	recalled bool  // a withdrawal was recalled from the suppression list
-	err     error
-	result  chan struct{}
+	err      error
+	result   chan struct{}
 }
 
 // leadStmts are the statements of one submission.
