@@ -60,3 +60,34 @@ func integrityAtStart(database string, log *slog.Logger) func(context.Context) e
 		return nil
 	}
 }
+
+// indexLoader is a store that loads in-memory indexes after it opened
+// (the SQLite engine's writer), serving from the database meanwhile.
+type indexLoader interface {
+	IndexesLoaded() <-chan struct{}
+	IndexLoadError() error
+}
+
+// indexesLoaded logs when store's in-memory indexes are loaded, and how
+// long it took since start, or why they could not be (the guards then keep
+// asking the database, which is correct but slower per submission).
+func indexesLoaded(store any, start time.Time, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		l, ok := store.(indexLoader)
+		if !ok {
+			return nil
+		}
+		select {
+		case <-l.IndexesLoaded():
+		case <-ctx.Done():
+			return nil
+		}
+		if err := l.IndexLoadError(); err != nil {
+			log.Warn("in-memory indexes not loaded: duplicates and the confirmation limit are checked in the database", "err", err)
+		} else {
+			log.Info("in-memory indexes loaded", "took", time.Since(start).Round(time.Millisecond).String())
+		}
+		<-ctx.Done()
+		return nil
+	}
+}

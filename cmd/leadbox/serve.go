@@ -32,6 +32,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	start := time.Now()
 
 	store, closeStore, err := openServing(ctx, cfg.Database)
 	if err != nil {
@@ -111,7 +112,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		}},
 		background{"housekeeping", housekeeping(store, time.Hour, log)},
 		background{"retention", retention(store, cfg, time.Minute, time.Hour, log)},
-		background{"integrity check", integrityAtStart(cfg.Database, log)})
+		background{"integrity check", integrityAtStart(cfg.Database, log)},
+		background{"index load", indexesLoaded(store, start, log)})
 }
 
 // newHTTPServer wraps handler with the timeouts and limits a public

@@ -43,15 +43,18 @@ type confirmEntry struct {
 	at     int64 // UnixNano
 }
 
-func newConfirmIndex() *confirmIndex {
-	return &confirmIndex{seed: maphash.MakeSeed(), count: make(map[uint64]int32)}
+func newConfirmIndex(seed maphash.Seed) *confirmIndex {
+	return &confirmIndex{seed: seed, count: make(map[uint64]int32)}
 }
 
-// key is the person the limit counts for: their mailbox, so that
+// key is the person the limit counts for (see personKey).
+func (c *confirmIndex) key(subject string) uint64 { return personKey(c.seed, subject) }
+
+// personKey is the person the limit counts for: their mailbox, so that
 // victim+1@, victim+2@ ... (RFC 5233 subaddresses, which most providers
 // deliver to victim@) share one count instead of each having its own.
-func (c *confirmIndex) key(subject string) uint64 {
-	return maphash.String(c.seed, models.Mailbox(subject))
+func personKey(seed maphash.Seed, subject string) uint64 {
+	return maphash.String(seed, models.Mailbox(subject))
 }
 
 // subaddressRange returns the arguments of confirmationsSQL that find a
@@ -151,7 +154,7 @@ func (c *confirmIndex) grow() {
 // ConfirmWindow, so the limit survives a restart. It walks the outbox from
 // the newest row back and stops at the first row older than the window,
 // whatever its kind, so start-up reads one day of the outbox at most.
-func (c *confirmIndex) load(ctx context.Context, db *sql.DB, now time.Time) error {
+func (c *confirmIndex) load(ctx context.Context, db queryer, now time.Time) error {
 	since := now.Add(-models.ConfirmWindow)
 	c.from = since
 	rows, err := db.QueryContext(ctx, `SELECT o.created_at, c.subject FROM outbox o

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"testing"
 	"time"
 
@@ -96,7 +97,7 @@ func TestConfirmationLimitBeyondMemory(t *testing.T) {
 func TestConfirmIndexRing(t *testing.T) {
 	defer func(n int) { maxConfirmEntries = n }(maxConfirmEntries)
 	maxConfirmEntries = 3
-	c := newConfirmIndex()
+	c := newConfirmIndex(maphash.MakeSeed())
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	a, b := c.key("a@example.com"), c.key("b@example.com")
 	c.from = t0.Add(-models.ConfirmWindow)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"path/filepath"
 	"testing"
 
 	"gorm.io/gorm"
@@ -30,3 +31,21 @@ func engine() storetest.Engine {
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, engine()) }
+
+// TestConformanceWhileIndexesLoad runs the suite on stores whose
+// in-memory indexes never finish loading: every guard is answered by the
+// database, as in the first seconds after a start.
+func TestConformanceWhileIndexesLoad(t *testing.T) {
+	e := engine()
+	e.Open = func(t *testing.T) models.Store {
+		return openCold(t, filepath.Join(t.TempDir(), "leads.db"), nil)
+	}
+	e.Reopen = func(t *testing.T, s models.Store) models.Store {
+		st := s.(*Store)
+		if err := st.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		return openCold(t, st.commits.path, nil)
+	}
+	storetest.Run(t, e)
+}

@@ -33,7 +33,34 @@ func newStoreAt(t *testing.T) (*Store, string) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	waitLoaded(t, s)
 	return s, path
+}
+
+// waitLoaded waits until the writer's in-memory indexes are loaded: the
+// tests that look into them, or that tell memory from database answers,
+// need them there.
+func waitLoaded(t *testing.T, s *Store) {
+	t.Helper()
+	<-s.IndexesLoaded()
+	if err := s.IndexLoadError(); err != nil {
+		t.Fatalf("load the in-memory indexes: %v", err)
+	}
+}
+
+// openCold opens the database at path with the load of the writer's
+// in-memory indexes held until release is closed (never, if nil).
+func openCold(t *testing.T, path string, release <-chan struct{}) *Store {
+	t.Helper()
+	if release == nil {
+		release = make(chan struct{})
+	}
+	s, err := open(context.Background(), path, openOptions{submissions: true, holdIndexes: release})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // reopen closes s and opens the database at path again, as a restart does.
@@ -47,6 +74,7 @@ func reopen(t *testing.T, s *Store, path string) *Store {
 		t.Fatalf("Open again: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	waitLoaded(t, s)
 	return s
 }
 

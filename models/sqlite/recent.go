@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -98,7 +97,7 @@ func (r *recentLeads) forget(k dupKey) {
 
 // load fills the index from the latest leads in the database, so duplicate
 // detection survives a restart.
-func (r *recentLeads) load(ctx context.Context, db *sql.DB) error {
+func (r *recentLeads) load(ctx context.Context, db queryer) error {
 	rows, err := db.QueryContext(ctx, `SELECT l.id, l.created_at, c.subject, c.action, l.message
 		FROM leads l JOIN consent_events c ON c.lead_id = l.id AND c.method = ?
 		ORDER BY l.id DESC LIMIT ?`, models.MethodForm, maxRecent)

@@ -84,7 +84,7 @@ const readerPragmas = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_q
 // SQLite version, brings the schema up to date, and starts the writer of
 // new leads with its in-memory indexes: what `leadbox serve` needs.
 func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, true)
+	return open(ctx, path, openOptions{submissions: true})
 }
 
 // OpenForCommands is Open without the writer of new leads: an operator's
@@ -93,13 +93,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // emails, which the writer needs, took seconds on a large database. Such a
 // store refuses CreateLeadOnce.
 func OpenForCommands(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, false)
+	return open(ctx, path, openOptions{})
 }
 
 // errNotForSubmissions is CreateLeadOnce on a store opened for commands.
 var errNotForSubmissions = errors.New("this store was opened for commands, not for submissions")
 
-func open(ctx context.Context, path string, submissions bool) (*Store, error) {
+// openOptions say what a store is opened for.
+type openOptions struct {
+	// submissions starts the writer of new leads (Open).
+	submissions bool
+	// holdIndexes, for tests, holds the load of the writer's in-memory
+	// indexes until it is closed, to see the writer serve while cold.
+	holdIndexes <-chan struct{}
+}
+
+func open(ctx context.Context, path string, opts openOptions) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: the path must not contain ? or #", path)
 	}
@@ -144,10 +153,11 @@ func open(ctx context.Context, path string, submissions bool) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	if !submissions {
+	if !opts.submissions {
 		return s, nil
 	}
-	if s.commits, err = startGroupCommitter(ctx, wdb, path, s.addressKey); err != nil {
+	rdb, _ := s.r.DB() // openPool checked it
+	if s.commits, err = startGroupCommitter(ctx, wdb, rdb, path, s.addressKey, s.noteDamage, opts.holdIndexes); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
@@ -445,12 +455,7 @@ var errDamaged = errors.New(`the database is damaged (a query met a malformed pa
 // watchForDamage marks the store damaged when any GORM query on pool fails
 // with SQLite's malformed-page errors.
 func (s *Store) watchForDamage(pool *gorm.DB) error {
-	note := func(db *gorm.DB) {
-		var se sqlite3.Error
-		if db.Error != nil && errors.As(db.Error, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB) {
-			s.damaged.Store(true)
-		}
-	}
+	note := func(db *gorm.DB) { s.noteDamage(db.Error) }
 	cb := pool.Callback()
 	for _, err := range []error{
 		cb.Query().After("gorm:query").Register("leadbox:damage", note),
@@ -465,4 +470,14 @@ func (s *Store) watchForDamage(pool *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// noteDamage marks the store damaged when err is one of SQLite's
+// malformed-page errors: for what reads rows without GORM's callbacks
+// (the in-memory indexes' load, row by row iteration).
+func (s *Store) noteDamage(err error) {
+	var se sqlite3.Error
+	if err != nil && errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB) {
+		s.damaged.Store(true)
+	}
 }
