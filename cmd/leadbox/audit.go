@@ -17,7 +17,7 @@ func auditCmd(ctx context.Context, getenv func(string) string, args []string, st
 	if len(args) != 1 || args[0] != "verify" {
 		return badInput("audit: the only sub-command is verify (usage: leadbox audit verify)")
 	}
-	return withStore(ctx, getenv, func(_ config.Config, store models.Store) error {
+	return withReadOnlyStore(ctx, getenv, func(_ config.Config, store models.Store) error {
 		c, err := store.VerifyAudit(ctx)
 		if err != nil {
 			return err

@@ -166,7 +166,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "purge":
 		return purgeCmd(ctx, getenv, rest, stdout, time.Now().UTC())
 	case "consent", "optout", "outbox", "spam":
-		return withStore(ctx, getenv, func(cfg config.Config, store models.Store) error {
+		open := withReadOnlyStore
+		if cmd == "optout" || (cmd == "outbox" && len(rest) > 0 && rest[0] == "retry") {
+			open = withStore
+		}
+		return open(ctx, getenv, func(cfg config.Config, store models.Store) error {
 			switch cmd {
 			case "consent":
 				return consentCmd(ctx, cfg, store, rest, stdout)
@@ -180,6 +184,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// withReadOnlyStore is withStore for a sub-command that only reads (see
+// openReadOnly).
+func withReadOnlyStore(ctx context.Context, getenv func(string) string, f func(config.Config, models.Store) error) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	store, err := openReadOnly(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return f(cfg, store)
 }
 
 // withStore loads the settings and opens the existing database for a

@@ -47,6 +47,21 @@ func openExisting(ctx context.Context, database string) (models.Store, error) {
 	return store, nil
 }
 
+// openReadOnly opens the database for a sub-command that only reads:
+// read-only and without migrating, so that it is quick on a large
+// database and changes nothing, and refuses a database whose schema is
+// not this release's, saying what to do.
+func openReadOnly(ctx context.Context, database string) (models.Store, error) {
+	if _, err := os.Stat(sqlite.DatabaseFile(database)); err != nil {
+		return nil, fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", database, err)
+	}
+	store, err := sqlite.OpenReadOnly(ctx, database)
+	if err != nil {
+		return nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
+	}
+	return store, nil
+}
+
 // checkDatabase runs the engine's integrity check on the database, without
 // opening it for use: no migration, no write.
 func checkDatabase(ctx context.Context, database string, full bool) ([]string, error) {

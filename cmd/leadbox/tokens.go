@@ -33,7 +33,7 @@ func tokenCmd(ctx context.Context, getenv func(string) string, args []string, st
 		if len(rest) != 0 {
 			return badInput("token list takes no arguments")
 		}
-		return withStore(ctx, getenv, func(_ config.Config, store models.Store) error {
+		return withReadOnlyStore(ctx, getenv, func(_ config.Config, store models.Store) error {
 			return tokenList(ctx, store, stdout)
 		})
 	case "revoke":

@@ -36,7 +36,7 @@ func userCmd(ctx context.Context, getenv func(string) string, args []string, std
 		if len(rest) != 0 {
 			return badInput("user list takes no arguments")
 		}
-		return withStore(ctx, getenv, func(_ config.Config, store models.Store) error {
+		return withReadOnlyStore(ctx, getenv, func(_ config.Config, store models.Store) error {
 			return userList(ctx, store, stdout)
 		})
 	case "remove":

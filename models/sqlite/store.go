@@ -230,8 +230,8 @@ func (s *Store) Close() error {
 			s.commits.stop()
 		}
 	})
-	for _, g := range []*gorm.DB{s.r, s.w} {
-		if g == nil {
+	for i, g := range []*gorm.DB{s.r, s.w} {
+		if g == nil || (i == 1 && s.w == s.r) { // read-only: one pool
 			continue
 		}
 		if db, err := g.DB(); err == nil {
