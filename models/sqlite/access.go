@@ -370,14 +370,14 @@ func (s *Store) VerifyAudit(ctx context.Context) (models.AuditCheck, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var e models.AuditEntry
-		if err := db.ScanRows(rows, &e); err != nil {
+		if err := s.damageOf(db.ScanRows(rows, &e)); err != nil {
 			return models.AuditCheck{}, fmt.Errorf("verify the audit log: %w", err)
 		}
 		if !v.Add(e) {
 			break
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := s.damageOf(rows.Err()); err != nil {
 		return models.AuditCheck{}, fmt.Errorf("verify the audit log: %w", err)
 	}
 	v.End(headID, headHash)

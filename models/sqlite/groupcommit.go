@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,10 +74,19 @@ type groupCommitter struct {
 	// crowdedAt is when (UnixNano) a group last had busyGroup or more
 	// submissions: requests queuing up behind the writer.
 	crowdedAt atomic.Int64
-	// cannotStore is set when a commit failed for want of storage (see
-	// isStorageFailure) and cleared by the next that succeeds: leads
-	// cannot be kept, which readiness reports.
+	// cannotStore is set when a commit or a probe failed for want of
+	// storage (see isStorageFailure), and cleared only by a probe that
+	// succeeds (see Store.Ping): one lead squeezed into a nearly full disk
+	// proves little. Leads cannot be kept, which readiness reports.
 	cannotStore atomic.Bool
+	// stored is when (UnixNano) a commit or a probe last succeeded;
+	// readiness writes a probe when it is older than probeEvery, so that
+	// a disk that filled up or turned read-only while nobody submitted
+	// is noticed before a lead fails on it. probing keeps probes one at a
+	// time.
+	stored     atomic.Int64
+	probeEvery time.Duration
+	probing    sync.Mutex
 	// path and file are the database file and what it was when opened,
 	// to notice it deleted or replaced.
 	path string
@@ -173,6 +183,7 @@ func startGroupCommitter(ctx context.Context, db, readers *sql.DB, path string, 
 		recent:     newRecentLeads(),
 		confirms:   newConfirmIndex(seed),
 		warmth:     newWarmth(),
+		probeEvery: probeInterval,
 		reqs:       make(chan *createReq),
 		jobs:       make(chan *writeJob),
 		closing:    make(chan struct{}),
@@ -378,7 +389,7 @@ func (g *groupCommitter) fileGone() error {
 func (g *groupCommitter) noteStorage(err error) {
 	switch {
 	case err == nil:
-		g.cannotStore.Store(false)
+		g.stored.Store(time.Now().UnixNano())
 	case isStorageFailure(err):
 		g.cannotStore.Store(true)
 	}

@@ -121,12 +121,12 @@ func (s *Store) Leads(ctx context.Context, f models.LeadFilter, before int64, li
 	leads := make([]models.Lead, 0, limit)
 	for rows.Next() {
 		var l models.Lead
-		if err := scanLead(rows, &l); err != nil {
+		if err := s.damageOf(scanLead(rows, &l)); err != nil {
 			return nil, fmt.Errorf("list leads: %w", err)
 		}
 		leads = append(leads, l)
 	}
-	if err := rows.Err(); err != nil {
+	if err := s.damageOf(rows.Err()); err != nil {
 		return nil, fmt.Errorf("list leads: %w", err)
 	}
 	return s.withMarketing(ctx, leads, doubleOptIn)
@@ -191,12 +191,12 @@ func (s *Store) withMarketing(ctx context.Context, leads []models.Lead, doubleOp
 	bySubject := make(map[string][]models.ConsentEvent, len(leads))
 	for rows.Next() {
 		e := models.ConsentEvent{Purpose: models.PurposeMarketingEmail}
-		if err := rows.Scan(&e.Subject, &e.Action, &e.At); err != nil {
+		if err := s.damageOf(rows.Scan(&e.Subject, &e.Action, &e.At)); err != nil {
 			return nil, fmt.Errorf("read consent events: %w", err)
 		}
 		bySubject[e.Subject] = append(bySubject[e.Subject], e)
 	}
-	if err := rows.Err(); err != nil {
+	if err := s.damageOf(rows.Err()); err != nil {
 		return nil, fmt.Errorf("read consent events: %w", err)
 	}
 	items := make([]models.LeadItem, len(leads))
@@ -336,7 +336,7 @@ func (s *Store) EachMarketingContact(ctx context.Context, doubleOptIn bool, fn f
 		var action string
 		var decided time.Time
 		var wording *string
-		if err := rows.Scan(&c.Email, &action, &decided, &c.GivenAt, &c.Name, &c.Company, &c.LeadPublicID, &wording); err != nil {
+		if err := s.damageOf(rows.Scan(&c.Email, &action, &decided, &c.GivenAt, &c.Name, &c.Company, &c.LeadPublicID, &wording)); err != nil {
 			return fmt.Errorf("list marketing contacts: %w", err)
 		}
 		if action == models.ActionConfirmed {
@@ -350,7 +350,7 @@ func (s *Store) EachMarketingContact(ctx context.Context, doubleOptIn bool, fn f
 			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := s.damageOf(rows.Err()); err != nil {
 		return fmt.Errorf("list marketing contacts: %w", err)
 	}
 	return nil

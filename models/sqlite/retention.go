@@ -229,7 +229,7 @@ func (p *purge) inquiries(ctx context.Context) error {
 			due[subject] = append(due[subject], id)
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := p.s.damageOf(rows.Err()); err != nil {
 			return err
 		}
 		steps := make([]step, 0, len(order))
@@ -400,7 +400,7 @@ func (p *purge) ips(ctx context.Context) error {
 			}
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := p.s.damageOf(rows.Err()); err != nil {
 			return err
 		}
 		steps := make([]step, 0, len(subjects))

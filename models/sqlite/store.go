@@ -241,11 +241,13 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping reports whether the database can keep leads: its file is there
-// and it answers a query and, after a lead could not be stored for want of
-// storage (a full disk, a read-only file), a write of a lead's size
-// succeeds again. That probe is made only then, so a healthy database is
-// not written to by checks.
+// Ping reports whether the database can keep leads: its file is there,
+// it answers a query, no query met a damaged page, and a write of a
+// lead's size succeeds. That write (a probe) is made only when no commit
+// or probe succeeded in the last probeInterval, or after a lead could
+// not be stored for want of storage (a full disk, a read-only file): a
+// busy database is not written to by checks, an idle one once in a
+// while, and one that failed is ready again only once a probe succeeds.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.damaged.Load() {
 		return fmt.Errorf("ping database: %w", errDamaged)
@@ -267,17 +269,44 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.WithContext(ctx).Raw("SELECT count(*) FROM sqlite_schema").Scan(&tables).Error; err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
-	if !s.commits.cannotStore.Load() {
+	return s.probe(ctx)
+}
+
+// probeInterval is how long readiness trusts the last successful write
+// (see Ping): a probe's fsync every 10 s of idleness costs nothing, and a
+// load balancer learns of a full disk within its next checks.
+const probeInterval = 10 * time.Second
+
+// probe writes a probe when one is due (see Ping).
+func (s *Store) probe(ctx context.Context) error {
+	g := s.commits
+	g.probing.Lock()
+	defer g.probing.Unlock()
+	if !g.cannotStore.Load() && time.Since(time.Unix(0, g.stored.Load())) < g.probeEvery {
 		return nil
 	}
 	probe := make([]byte, probeSize)
 	_, _ = rand.Read(probe) // random, so no page of it can be shared or compressed away
-	err := s.w.WithContext(ctx).Exec(`INSERT INTO settings (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, "storage_probe", probe).Error
+	// A new row before the last one is deleted, not the last one
+	// overwritten: an overwrite fits in the pages it had, where a lead
+	// needs new ones, so on a full disk it would succeed where a lead
+	// fails. The pages the last probe frees are free for the next one, and
+	// for a lead, alike.
+	name := "storage_probe." + strconv.FormatInt(time.Now().UnixNano(), 10)
+	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO settings (name, value) VALUES (?, ?)`, name, probe).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`DELETE FROM settings WHERE name >= 'storage_probe' AND name < 'storage_probe/' AND name <> ?`, name).Error
+	})
 	if err != nil {
+		if isStorageFailure(err) {
+			g.cannotStore.Store(true)
+		}
 		return fmt.Errorf("ping database: leads cannot be stored: %w", err)
 	}
-	s.commits.cannotStore.Store(false)
+	g.stored.Store(time.Now().UnixNano())
+	g.cannotStore.Store(false)
 	return nil
 }
 
@@ -470,6 +499,15 @@ func (s *Store) watchForDamage(pool *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// damageOf notes err (see noteDamage) and returns it: for the errors of
+// reading rows one by one (Scan, rows.Err), which GORM's callbacks, run
+// when the query starts, never see. A damaged page met in the middle of
+// an export is as damaged as one met by a query.
+func (s *Store) damageOf(err error) error {
+	s.noteDamage(err)
+	return err
 }
 
 // noteDamage marks the store damaged when err is one of SQLite's
