@@ -81,3 +81,20 @@ func BenchmarkSubmitJSONParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSubmitJSONReplayParallel is BenchmarkSubmitJSONParallel with
+// every post the same submission (the box ticked): a bot replaying one
+// address, answered as the first one's duplicate after the first.
+func BenchmarkSubmitJSONReplayParallel(b *testing.B) {
+	h := newBenchServer(b)
+	body := leadBody(nil, 2)
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !postLead(b, h, body) {
+				return
+			}
+		}
+	})
+}

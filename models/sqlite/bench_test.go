@@ -108,3 +108,30 @@ func benchCreateLeadParallel(b *testing.B, opts openOptions) {
 		}
 	})
 }
+
+// BenchmarkCreateLeadDuplicateParallel is BenchmarkCreateLeadParallel
+// with every submission the same one (a bot replaying one address, the
+// box ticked): the first is stored, the rest are its duplicates.
+func BenchmarkCreateLeadDuplicateParallel(b *testing.B) {
+	s, textID := benchStore(b)
+	waitBenchLoaded(b, s)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := createBenchLead(ctx, s, textID, 1); err != nil {
+				b.Errorf("CreateLeadOnce: %v", err)
+				return
+			}
+		}
+	})
+}
+
+func waitBenchLoaded(b *testing.B, s *Store) {
+	b.Helper()
+	<-s.IndexesLoaded()
+	if err := s.IndexLoadError(); err != nil {
+		b.Fatal(err)
+	}
+}
