@@ -204,6 +204,9 @@ func (s *Store) IndexesLoaded() <-chan struct{} {
 // IndexLoadError is why the indexes could not be loaded, once
 // IndexesLoaded is closed.
 func (s *Store) IndexLoadError() error {
+	if s.commits == nil {
+		return nil
+	}
 	select {
 	case <-s.commits.loaded:
 		return s.commits.loadErr
