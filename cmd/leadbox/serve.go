@@ -33,7 +33,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	store, closeStore, err := openServing(ctx, cfg.Database)
+	store, closeStore, err := openServing(ctx, cfg.Database, storeOptions(cfg)...)
 	if err != nil {
 		return err
 	}

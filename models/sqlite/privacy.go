@@ -194,6 +194,9 @@ func (s *Store) eraseIn(tx *gorm.DB, subject string, now time.Time) (models.Eras
 		if res, err = blankLeads(tx, ids, now); err != nil {
 			return res, f, err
 		}
+		if err := s.queueErased(tx, ids, now); err != nil {
+			return res, f, err
+		}
 	}
 	if err := blankLedger(tx, "erasure", "subject = ?", subject); err != nil {
 		return res, f, err
@@ -323,6 +326,9 @@ func (s *Store) Suppress(ctx context.Context, subject, method string, o models.O
 					return err
 				}
 				res.Withdrawn = true
+				if err := s.queueConsentEvent(tx, models.EventConsentWithdrawn, subject, nil, at); err != nil {
+					return err
+				}
 			}
 			if err := tx.Exec(cancelConfirmationsSQL, models.StatusCancelled, models.StatusPending, subject).Error; err != nil {
 				return err

@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadbox/leadbox/models"
+)
+
+var testHooks = []string{"https://a.example.com/hook", "http://127.0.0.1:9/hook"}
+
+func newHookStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "leads.db"), WithWebhooks(testHooks))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// webhookRows returns the webhook rows of event, oldest first.
+func webhookRows(t *testing.T, s *Store, event string) []models.OutboxMessage {
+	t.Helper()
+	var rows []models.OutboxMessage
+	if err := s.DB().Where("kind = ? AND event = ?", models.KindWebhook, event).Order("id").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// checkEvent: one row per URL, one webhook-id for all.
+func checkEvent(t *testing.T, rows []models.OutboxMessage, event string, leadID int64) {
+	t.Helper()
+	if len(rows) != len(testHooks) {
+		t.Fatalf("%s: %d webhook rows, want one per URL (%d)", event, len(rows), len(testHooks))
+	}
+	for i, r := range rows {
+		if r.Target != testHooks[i] || r.LeadID != leadID || r.Status != models.StatusPending || r.MessageID != rows[0].MessageID {
+			t.Errorf("%s row %d: target %q lead %d status %s id %q; want %q, lead %d, pending, id %q",
+				event, i, r.Target, r.LeadID, r.Status, r.MessageID, testHooks[i], leadID, rows[0].MessageID)
+		}
+	}
+}
+
+// TestWebhooksQueuedWithTheirChange: every event the store commits queues
+// one webhook per URL in its own transaction, a repeated opt-out none, and
+// the email lane and the webhook lane never claim each other's rows.
+func TestWebhooksQueuedWithTheirChange(t *testing.T) {
+	ctx := context.Background()
+	s := newHookStore(t)
+	lead, ev, out := newLead(t, s, "ann@example.com")
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range out {
+		if m.ID == 0 {
+			t.Errorf("the caller's outbox row %d (%s) has no id after CreateLeadOnce", i, m.Kind)
+		}
+	}
+	checkEvent(t, webhookRows(t, s, models.EventLeadCreated), models.EventLeadCreated, lead.ID)
+
+	now := time.Now().UTC().Add(time.Second)
+	mails, err := s.ClaimDue(ctx, now, 100, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mails {
+		if m.Kind == models.KindWebhook {
+			t.Errorf("ClaimDue claimed webhook %d; the mail lane must claim emails only", m.ID)
+		}
+	}
+	if len(mails) != len(out) {
+		t.Errorf("ClaimDue claimed %d emails, want %d", len(mails), len(out))
+	}
+	if _, ok, err := s.NextDue(ctx); err != nil || ok {
+		t.Errorf("NextDue with only webhooks pending = %v, %v; want none", ok, err)
+	}
+	if _, ok, err := s.NextDueWebhook(ctx); err != nil || !ok {
+		t.Errorf("NextDueWebhook = %v, %v; want the webhooks", ok, err)
+	}
+	hooks, err := s.ClaimDueWebhooks(ctx, now, 100, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != len(testHooks) || hooks[0].Lead == nil || hooks[0].Lead.ID != lead.ID {
+		t.Fatalf("ClaimDueWebhooks = %d rows (lead %v), want %d with their lead", len(hooks), hooks[0].Lead, len(testHooks))
+	}
+
+	if _, err := s.Confirm(ctx, *lead, models.ConsentEvent{At: now, Method: models.MethodConfirmLink}); err != nil {
+		t.Fatal(err)
+	}
+	checkEvent(t, webhookRows(t, s, models.EventConsentConfirmed), models.EventConsentConfirmed, lead.ID)
+
+	wd := models.ConsentEvent{Subject: "ann@example.com", At: now, Method: models.MethodOperator}
+	for range 2 { // the second changes nothing, and queues nothing
+		if _, err := s.Withdraw(ctx, wd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withdrawn := webhookRows(t, s, models.EventConsentWithdrawn)
+	checkEvent(t, withdrawn, models.EventConsentWithdrawn, lead.ID)
+
+	if err := s.Cancel(ctx, withdrawn[1].ID); err != nil {
+		t.Errorf("Cancel a pending webhook: %v", err)
+	}
+	if err := s.Cancel(ctx, withdrawn[1].ID); err == nil {
+		t.Errorf("Cancel a cancelled webhook: nil error, want ErrNotFound")
+	}
+}
+
+// TestErasureCancelsWebhooks: erasing a person cancels the webhooks about
+// their leads still waiting, and queues subject.erased, whose row holds the
+// leads' public ids and nothing of the person.
+func TestErasureCancelsWebhooks(t *testing.T) {
+	ctx := context.Background()
+	s := newHookStore(t)
+	lead, ev, out := newLead(t, s, "bob@example.com")
+	lead.Name, lead.Phone, lead.Company = "Bob Secretname", "+48 600 700 800", "Bobcorp"
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.EraseSubject(ctx, "bob@example.com", models.Origin{Actor: "dpo", At: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range webhookRows(t, s, models.EventLeadCreated) {
+		if r.Status != models.StatusCancelled {
+			t.Errorf("lead.created to %s is %s after the erasure, want cancelled", r.Target, r.Status)
+		}
+	}
+	if res.CancelledEmails < len(testHooks) {
+		t.Errorf("erasure cancelled %d messages, want the webhooks counted too", res.CancelledEmails)
+	}
+	erased := webhookRows(t, s, models.EventSubjectErased)
+	checkEvent(t, erased, models.EventSubjectErased, lead.ID)
+	var data map[string]any
+	if err := json.Unmarshal([]byte(erased[0].Data), &data); err != nil {
+		t.Fatalf("subject.erased data %q: %v", erased[0].Data, err)
+	}
+	ids, _ := data["lead_ids"].([]any)
+	if len(data) != 1 || len(ids) != 1 || ids[0] != lead.PublicID {
+		t.Errorf("subject.erased data = %s, want only the lead ids [%q]", erased[0].Data, lead.PublicID)
+	}
+	var all []models.OutboxMessage
+	if err := s.DB().Find(&all).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		row, _ := json.Marshal(m)
+		for _, pd := range []string{"bob@", "Secretname", "600 700", "Bobcorp"} {
+			if strings.Contains(string(row), pd) {
+				t.Errorf("outbox row %d (%s %s) holds %q after the erasure", m.ID, m.Kind, m.Event, pd)
+			}
+		}
+	}
+}
