@@ -144,8 +144,8 @@ type Store interface {
 	// OutboxPage lists up to limit messages in the given states after the
 	// message with id after, oldest first, with their leads.
 	OutboxPage(ctx context.Context, statuses []string, after int64, limit int) ([]OutboxMessage, error)
-	// OutboxCounts counts the messages in each state and finds the oldest
-	// pending one.
+	// OutboxCounts counts the messages in each state, emails and webhooks,
+	// and finds the oldest pending email.
 	OutboxCounts(ctx context.Context) (OutboxCounts, error)
 
 	InboxStore

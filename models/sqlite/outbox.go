@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -188,8 +189,8 @@ func (s *Store) OutboxPage(ctx context.Context, statuses []string, after int64, 
 	return msgs, nil
 }
 
-// OutboxCounts counts the messages in each state, and finds when the
-// oldest pending one was queued.
+// OutboxCounts counts the messages (emails and webhooks) in each state,
+// and finds when the oldest pending email was queued.
 func (s *Store) OutboxCounts(ctx context.Context) (models.OutboxCounts, error) {
 	c := models.OutboxCounts{ByStatus: map[string]int64{}}
 	db := s.r.WithContext(ctx)
@@ -210,8 +211,14 @@ func (s *Store) OutboxCounts(ctx context.Context) (models.OutboxCounts, error) {
 	var oldest time.Time
 	// ORDER BY ... LIMIT 1 rather than min(): an aggregate loses the
 	// column's type, and the driver would hand back text.
-	err := db.Raw("SELECT queued_at FROM outbox WHERE status = ? ORDER BY queued_at LIMIT 1", models.StatusPending).
+	// Emails only: the age is how far behind the mail is (and what the
+	// alert on it means); a webhook receiver that is down for hours is
+	// retried for days, and is seen in leadbox_webhook_deliveries_total.
+	err := db.Raw("SELECT queued_at FROM outbox WHERE status = ? AND "+kindIsEmail+" ORDER BY queued_at LIMIT 1", models.StatusPending).
 		Row().Scan(&oldest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, nil
+	}
 	if err != nil {
 		return c, fmt.Errorf("oldest pending email: %w", err)
 	}
