@@ -88,6 +88,12 @@ func TestSlowWebhookReceiverDelaysNothingElse(t *testing.T) {
 		return n == 2
 	})
 
+	waitUntil(t, "the deliveries are counted", mailWait, func() bool {
+		s, _ := a.scrape(t)
+		n, _ := s.Value("leadbox_webhook_deliveries_total", "result", "sent")
+		return n == 2
+	})
+
 	// An opt-out through the confirmation email's one-click link.
 	confirmation := a.waitForEmailsTo(t, "sam@example.com", 1)[0]
 	resp, _ := a.do(t, http.MethodPost, confirmation.unsubscribeLink(t),
