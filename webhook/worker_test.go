@@ -285,3 +285,35 @@ func TestErasedLeadIsNotSent(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentEventsShowTheStateWhenSent: a confirmation is reported with
+// the lead and the person's marketing state when the webhook is sent.
+func TestConsentEventsShowTheStateWhenSent(t *testing.T) {
+	rc := newReceiver(t, http.StatusOK)
+	s, w, sub, now, _ := setup(t, rc.URL)
+	if _, err := s.Confirm(t.Context(), *sub.Lead, models.ConsentEvent{At: time.Now().UTC(), Method: models.MethodConfirmLink}); err != nil {
+		t.Fatal(err)
+	}
+	*now = time.Now().UTC().Add(time.Second)
+	if err := w.drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, r := range rc.requests() {
+		var ev struct {
+			Type string `json:"type"`
+			Data Lead   `json:"data"`
+		}
+		if err := json.Unmarshal(r.body, &ev); err != nil || r.err != nil {
+			t.Fatalf("body %s: %v, signature %v", r.body, err, r.err)
+		}
+		if ev.Data.ID != sub.Lead.PublicID {
+			t.Errorf("%s is about lead %q, want %q", ev.Type, ev.Data.ID, sub.Lead.PublicID)
+		}
+		states[ev.Type] = ev.Data.Marketing.State
+	}
+	want := map[string]string{models.EventLeadCreated: models.MarketingGiven, models.EventConsentConfirmed: models.MarketingGiven}
+	if len(states) != len(want) || states[models.EventConsentConfirmed] != models.MarketingGiven {
+		t.Errorf("events and the marketing state they show: %v, want %v (the state when sent)", states, want)
+	}
+}

@@ -173,3 +173,32 @@ func TestErasureCancelsWebhooks(t *testing.T) {
 		}
 	}
 }
+
+// TestSuppressionReportsTheWithdrawal: a suppression that withdraws a
+// known address's consent is reported about its newest lead; one of an
+// address Leadbox holds nothing about has no lead to report, and queues
+// nothing.
+func TestSuppressionReportsTheWithdrawal(t *testing.T) {
+	ctx := context.Background()
+	s := newHookStore(t)
+	var newest int64
+	for range 2 {
+		lead, ev, out := newLead(t, s, "cy@example.com")
+		lead.Message = "Message " + models.NewToken(4)
+		if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+			t.Fatal(err)
+		}
+		newest = lead.ID
+	}
+	o := models.Origin{Actor: "dpo", At: time.Now().UTC()}
+	if _, err := s.Suppress(ctx, "cy@example.com", models.MethodOperator, o); err != nil {
+		t.Fatal(err)
+	}
+	checkEvent(t, webhookRows(t, s, models.EventConsentWithdrawn), models.EventConsentWithdrawn, newest)
+	if _, err := s.Suppress(ctx, "nobody@example.com", models.MethodOperator, o); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(webhookRows(t, s, models.EventConsentWithdrawn)); n != len(testHooks) {
+		t.Errorf("%d consent.withdrawn rows after suppressing an unknown address, want still %d", n, len(testHooks))
+	}
+}
