@@ -90,7 +90,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	// there were some stay pending (`leadbox outbox` shows them) until
 	// URLs and a secret are set again, or an operator cancels them.
 	hooksRun := func(context.Context) error { return nil }
+	served := m.CountConsent(store)
 	if len(cfg.WebhookURLs) > 0 {
+		served = wakeOnEvents{Store: served, wake: hooks.Wake}
 		notify = func() { worker.Wake(); hooks.Wake() }
 		hooksRun = hooks.Run
 		log.Info(fmt.Sprintf("sending signed webhooks to %d URL(s)", len(cfg.WebhookURLs)))
@@ -98,7 +100,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := handlers.NewServer(handlers.Deps{
 		Config:      cfg,
-		Store:       m.CountConsent(store),
+		Store:       served,
 		ConsentText: consentText,
 		Notify:      notify,
 		FormKey:     formKey,

@@ -64,6 +64,9 @@ func TestSlowWebhookReceiverDelaysNothingElse(t *testing.T) {
 	a := startAppWith(t, smtptest.NewServer(t), map[string]string{
 		"LEADBOX_WEBHOOK_URLS":   hooks.URL + "/leadbox",
 		"LEADBOX_WEBHOOK_SECRET": testWebhookSecret,
+		// Nothing waits for a poll: a submission and an opt-out wake the
+		// senders themselves.
+		"LEADBOX_OUTBOX_POLL": "1m",
 	})
 	start := time.Now()
 	id := a.submit(t, leadForm("Sam Slow", "sam@example.com", true))
