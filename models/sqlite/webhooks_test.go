@@ -202,3 +202,36 @@ func TestSuppressionReportsTheWithdrawal(t *testing.T) {
 		t.Errorf("%d consent.withdrawn rows after suppressing an unknown address, want still %d", n, len(testHooks))
 	}
 }
+
+// TestRetentionReportsWholeErasures: when retention erases a person whole,
+// subject.erased is queued as for a request; a dry run queues nothing.
+func TestRetentionReportsWholeErasures(t *testing.T) {
+	ctx := context.Background()
+	s := newHookStore(t)
+	now := time.Now().UTC()
+	old := now.Add(-800 * 24 * time.Hour)
+	lead, ev, out := newLead(t, s, "old@example.com")
+	lead.CreatedAt, ev.At = old, old
+	ev.Action = models.ActionNotGiven
+	lead.ConfirmToken, lead.ConfirmExpiresAt = nil, nil
+	out = out[:1]
+	out[0].CreatedAt = old
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	r := models.Retention{Inquiry: 730 * 24 * time.Hour, IP: 30 * 24 * time.Hour, DoubleOptIn: true}
+	if _, err := s.Purge(ctx, now, r, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(webhookRows(t, s, models.EventSubjectErased)); n != 0 {
+		t.Errorf("a dry purge queued %d subject.erased rows", n)
+	}
+	rep, err := s.Purge(ctx, now, r, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.People != 1 {
+		t.Fatalf("purge erased %d people, want the old lead's", rep.People)
+	}
+	checkEvent(t, webhookRows(t, s, models.EventSubjectErased), models.EventSubjectErased, lead.ID)
+}
