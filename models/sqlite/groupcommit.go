@@ -142,7 +142,8 @@ const (
 		NULL, '', '', '', NULL FROM suppressions WHERE address_hash = ? AND withdrawn_at IS NOT NULL`
 	unsuppressSQL = `UPDATE suppressions SET withdrawn_at = NULL WHERE address_hash = ?`
 	outboxSQL     = `INSERT INTO outbox (lead_id, kind, recipient, status, created_at, next_attempt_at, lease_until,
-		queued_at, attempts, last_error, sent_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		queued_at, attempts, last_error, sent_at, message_id, event, target, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func startGroupCommitter(ctx context.Context, db *sql.DB, path string, addressKey []byte) (*groupCommitter, error) {
@@ -564,7 +565,8 @@ func (st leadStmts) insert(r *createReq) error {
 		}
 		m.LeadID = lead.ID
 		res, err := st.outbox.Exec(m.LeadID, m.Kind, m.Recipient, m.Status, m.CreatedAt.UTC(), m.NextAttemptAt.UTC(),
-			utcOrNil(m.LeaseUntil), m.QueuedAt.UTC(), m.Attempts, m.LastError, utcOrNil(m.SentAt), m.MessageID)
+			utcOrNil(m.LeaseUntil), m.QueuedAt.UTC(), m.Attempts, m.LastError, utcOrNil(m.SentAt), m.MessageID,
+			m.Event, m.Target, m.Data)
 		if err != nil {
 			return fmt.Errorf("insert outbox message: %w", err)
 		}

@@ -243,7 +243,7 @@ func (s *Store) LeadDetail(ctx context.Context, publicID string, doubleOptIn boo
 	}
 	d.LeadItem = models.LeadItem{Lead: lead, Marketing: models.MarketingOf(d.Consent, doubleOptIn)}
 	db := s.r.WithContext(ctx)
-	if err := db.Where("lead_id = ?", lead.ID).Order("id").Find(&d.Emails).Error; err != nil {
+	if err := db.Where("lead_id = ? AND "+kindIsEmail, lead.ID).Order("id").Find(&d.Emails).Error; err != nil {
 		return models.LeadDetail{}, fmt.Errorf("read the lead's emails: %w", err)
 	}
 	if err := db.Where("lead_id = ?", lead.ID).Order("id").Find(&d.History).Error; err != nil {

@@ -51,6 +51,9 @@ type Store struct {
 	// addressKey keys models.AddressHash: the installation's secret,
 	// read once at open.
 	addressKey []byte
+	// webhooks are the URLs the events this store commits are sent to
+	// (see WithWebhooks); fixed at open.
+	webhooks []string
 }
 
 // writerPragmas are set per connection through the DSN (most pragmas are
@@ -83,8 +86,8 @@ const readerPragmas = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_q
 // Open opens (creating if needed) the SQLite database at path, checks the
 // SQLite version, brings the schema up to date, and starts the writer of
 // new leads with its in-memory indexes: what `leadbox serve` needs.
-func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, true)
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	return open(ctx, path, true, opts...)
 }
 
 // OpenForCommands is Open without the writer of new leads: an operator's
@@ -92,14 +95,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // submission, and loading the indexes of recent leads and confirmation
 // emails, which the writer needs, took seconds on a large database. Such a
 // store refuses CreateLeadOnce.
-func OpenForCommands(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, false)
+func OpenForCommands(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	return open(ctx, path, false, opts...)
 }
 
 // errNotForSubmissions is CreateLeadOnce on a store opened for commands.
 var errNotForSubmissions = errors.New("this store was opened for commands, not for submissions")
 
-func open(ctx context.Context, path string, submissions bool) (*Store, error) {
+func open(ctx context.Context, path string, submissions bool, opts ...Option) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: the path must not contain ? or #", path)
 	}
@@ -108,6 +111,9 @@ func open(ctx context.Context, path string, submissions bool) (*Store, error) {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
 	s := &Store{w: w}
+	for _, o := range opts {
+		o(s)
+	}
 	wdb, _ := w.DB() // openPool checked it
 	// After a checkpoint, truncate the write-ahead log back to at most
 	// walSizeLimit: a burst, or a long read such as a backup, grows it to
@@ -340,7 +346,8 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *
 	if s.commits == nil {
 		return models.Created{}, fmt.Errorf("create lead: %w", errNotForSubmissions)
 	}
-	r := s.commits.do(ctx, lead, consent, outbox, guards)
+	r := s.commits.do(ctx, lead, consent, s.withLeadCreated(outbox, lead.CreatedAt), guards)
+	copy(outbox, r.outbox) // the caller's rows, with their ids
 	if r.err != nil && (isStorageFailure(r.err) || errors.Is(r.err, errFileGone)) {
 		return models.Created{}, fmt.Errorf("create lead: %w: %w", models.ErrUnavailable, r.err)
 	}
