@@ -161,6 +161,11 @@ type Config struct {
 	CaptchaSecret    Secret
 	CaptchaVerifyURL string
 	CaptchaTimeout   time.Duration
+
+	// Webhooks (see docs/webhooks.md): where signed events go, and the
+	// Standard Webhooks secret they are signed with.
+	WebhookURLs   []string
+	WebhookSecret Secret
 }
 
 // UsesSMTP reports whether mail goes to an SMTP server rather than to .eml
@@ -229,6 +234,8 @@ func Load(getenv func(string) string) (Config, error) {
 		Retention:   p.retention("LEADBOX_RETENTION", 730*day, day),
 		IPRetention: p.retention("LEADBOX_IP_RETENTION", 30*day, time.Hour),
 	}
+	c.WebhookURLs = p.webhookURLs("LEADBOX_WEBHOOK_URLS")
+	c.WebhookSecret = p.webhookSecret("LEADBOX_WEBHOOK_SECRET", c.WebhookURLs)
 	// A set but unparseable list was reported already; a blank one was not.
 	if c.Captcha != "" && (c.CaptchaSiteKey == "" || c.CaptchaSecret == "") {
 		p.fail("LEADBOX_CAPTCHA", "is set, so LEADBOX_CAPTCHA_SITE_KEY and LEADBOX_CAPTCHA_SECRET are required (from the provider's dashboard)")
@@ -303,6 +310,8 @@ func (c Config) String() string {
 	row("LEADBOX_CAPTCHA_TIMEOUT", c.CaptchaTimeout)
 	row("LEADBOX_RETENTION", FormatRetention(c.Retention))
 	row("LEADBOX_IP_RETENTION", FormatRetention(c.IPRetention))
+	row("LEADBOX_WEBHOOK_URLS", strings.Join(c.WebhookURLs, ","))
+	row("LEADBOX_WEBHOOK_SECRET", c.WebhookSecret)
 	return b.String()
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/leadbox/leadbox/handlers"
 	"github.com/leadbox/leadbox/mailer"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/webhook"
 )
 
 // Options are what New needs besides the registry.
@@ -51,6 +52,7 @@ type Metrics struct {
 	spam        *children[string, prometheus.Counter]
 	emailSends  *children[[2]string, prometheus.Counter] // kind, result
 	consent     *children[string, prometheus.Counter]
+	webhooks    *children[string, prometheus.Counter] // result
 	requests    *children[request, prometheus.Observer]
 }
 
@@ -91,6 +93,10 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 		Name: "leadbox_consent_events_total",
 		Help: "Marketing-consent events committed to the ledger, by event: given, not_given, confirmed, withdrawn.",
 	}, []string{"event"})
+	webhooks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leadbox_webhook_deliveries_total",
+		Help: "Delivery attempts of webhooks, by result: sent (2xx), retry (network error, 408, 429, 5xx) or failed (for good).",
+	}, []string{"result"})
 	requests := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "leadbox_http_request_duration_seconds",
 		Help:    "Time to answer HTTP requests, by route pattern (never the path), method and status code.",
@@ -98,7 +104,7 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 	}, []string{"route", "method", "code"})
 
 	cs := []prometheus.Collector{
-		submissions, spam, emailSends, consent, requests,
+		submissions, spam, emailSends, consent, webhooks, requests,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -128,6 +134,9 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 	m.consent = newChildren(func(event string) prometheus.Counter {
 		return consent.WithLabelValues(event)
 	}, consentEvents...)
+	m.webhooks = newChildren(func(result string) prometheus.Counter {
+		return webhooks.WithLabelValues(result)
+	}, webhookResults...)
 	m.requests = newChildren(func(k request) prometheus.Observer {
 		return requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status))
 	})
@@ -142,9 +151,10 @@ var (
 		handlers.OutcomeDuplicate, handlers.OutcomeRateLimited}
 	spamReasons = []string{models.SpamHoneypot, models.SpamTimeTrap, models.SpamDuplicate,
 		models.SpamRateLimit, models.SpamCaptcha}
-	emailKinds    = []string{models.KindSalesNotification, models.KindConsentConfirmation, models.KindPrivacyLink}
-	sendResults   = []string{mailer.ResultSent, mailer.ResultRetry, mailer.ResultFailed}
-	consentEvents = []string{models.ActionGiven, models.ActionNotGiven, models.ActionConfirmed, models.ActionWithdrawn}
+	emailKinds     = []string{models.KindSalesNotification, models.KindConsentConfirmation, models.KindPrivacyLink}
+	sendResults    = []string{mailer.ResultSent, mailer.ResultRetry, mailer.ResultFailed}
+	webhookResults = []string{webhook.ResultSent, webhook.ResultRetry, webhook.ResultFailed}
+	consentEvents  = []string{models.ActionGiven, models.ActionNotGiven, models.ActionConfirmed, models.ActionWithdrawn}
 )
 
 // cross is every pair of a value of as and one of bs.
@@ -171,6 +181,9 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 
 // EmailSend counts one delivery attempt (mailer.Metrics).
 func (m *Metrics) EmailSend(kind, result string) { m.emailSends.get([2]string{kind, result}).Inc() }
+
+// WebhookDelivery counts one delivery attempt of a webhook (webhook.Metrics).
+func (m *Metrics) WebhookDelivery(result string) { m.webhooks.get(result).Inc() }
 
 // consentEvent counts one event committed to the consent ledger.
 func (m *Metrics) consentEvent(action string) { m.consent.get(action).Inc() }

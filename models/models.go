@@ -173,6 +173,16 @@ type OutboxMessage struct {
 	// header (the mailer adds "@" and the sender's domain), so a rare
 	// duplicate after a crash is recognisable as one.
 	MessageID string `gorm:"not null"`
+
+	// Event, Target and Data are set on webhooks (Kind KindWebhook) only:
+	// the event type (EventLeadCreated ...), the receiver's URL, and the
+	// event's data when it cannot be composed from the lead at send time
+	// (subject.erased: the erased leads' public ids, which identify nobody).
+	// A lead's own fields never go here: like emails, webhooks about a
+	// lead are composed from it when sent, so an erasure leaves nothing.
+	Event  string `gorm:"not null;default:''"`
+	Target string `gorm:"not null;default:''"`
+	Data   string `gorm:"not null;default:''"`
 }
 
 // TableName keeps the table name readable.

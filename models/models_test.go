@@ -169,3 +169,26 @@ func mustUnix(t *testing.T, tok string) int64 {
 	}
 	return n
 }
+
+// TestAddressHasher: the pooled hasher agrees with AddressHash, also when
+// used from many goroutines at once.
+func TestAddressHasher(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	h := NewAddressHasher(key)
+	done := make(chan bool)
+	for g := range 8 {
+		go func() {
+			ok := true
+			for i := range 200 {
+				s := strconv.Itoa(g*1000+i) + "@example.com"
+				ok = ok && h.Hash(s) == AddressHash(key, s)
+			}
+			done <- ok
+		}()
+	}
+	for range 8 {
+		if !<-done {
+			t.Fatal("the pooled hasher disagrees with AddressHash")
+		}
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +34,31 @@ func AddressHash(key []byte, subject string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(subject))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// AddressHasher computes AddressHash with one key, reusing its HMAC
+// states: every submission hashes its address (to find it on the
+// suppression list), and a fresh HMAC per call cost five allocations.
+// Safe for concurrent use.
+type AddressHasher struct{ pool sync.Pool }
+
+// NewAddressHasher returns a hasher for key.
+func NewAddressHasher(key []byte) *AddressHasher {
+	h := &AddressHasher{}
+	h.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return h
+}
+
+// Hash is AddressHash(key, subject).
+func (h *AddressHasher) Hash(subject string) string {
+	m := h.pool.Get().(hash.Hash)
+	defer h.pool.Put(m)
+	m.Reset()
+	m.Write([]byte(subject))
+	var sum [sha256.Size]byte
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], m.Sum(sum[:0]))
+	return string(out[:])
 }
 
 // SubjectTarget names an address in an audit entry by its AddressHash,

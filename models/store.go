@@ -125,10 +125,18 @@ type Store interface {
 	// idempotent, ErrConfirmSuperseded after a later withdrawal.
 	Confirm(ctx context.Context, lead Lead, ev ConsentEvent) (done bool, err error)
 
-	// ClaimDue leases up to limit due messages until leaseUntil.
+	// ClaimDue leases up to limit due emails until leaseUntil; it never
+	// claims a webhook (KindWebhook), which ClaimDueWebhooks claims.
 	ClaimDue(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]OutboxMessage, error)
+	ClaimDueWebhooks(ctx context.Context, due time.Time, limit int, leaseUntil time.Time) ([]OutboxMessage, error)
 	ExtendLease(ctx context.Context, ids []int64, until time.Time) error
+	// NextDue and NextDueWebhook say when the next pending email, or
+	// webhook, is due.
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	NextDueWebhook(ctx context.Context) (at time.Time, ok bool, err error)
+	// Cancel stops a pending message; ErrNotFound when none is pending
+	// with that id.
+	Cancel(ctx context.Context, id int64) error
 	// Record writes outcomes of leased messages in one transaction.
 	Record(ctx context.Context, outcomes []Outcome) error
 	// Requeue puts a failed or cancelled message back in line.
@@ -136,8 +144,8 @@ type Store interface {
 	// OutboxPage lists up to limit messages in the given states after the
 	// message with id after, oldest first, with their leads.
 	OutboxPage(ctx context.Context, statuses []string, after int64, limit int) ([]OutboxMessage, error)
-	// OutboxCounts counts the messages in each state and finds the oldest
-	// pending one.
+	// OutboxCounts counts the messages in each state, emails and webhooks,
+	// and finds the oldest pending email.
 	OutboxCounts(ctx context.Context) (OutboxCounts, error)
 
 	InboxStore

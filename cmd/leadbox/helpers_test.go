@@ -360,6 +360,17 @@ func (a *app) outboxStatuses(t *testing.T, publicID string) map[string]models.Ou
 // real engine, and returns its path and the submissions.
 func seededDatabase(t *testing.T, n int) (string, []storetest.Submission) {
 	t.Helper()
+	return seedLeads(t, n, func(i int, sub *storetest.Submission) {
+		if i%2 == 1 {
+			untick(sub)
+		}
+	})
+}
+
+// seedLeads is seededDatabase with each submission shaped by shape before
+// it is stored.
+func seedLeads(t *testing.T, n int, shape func(i int, sub *storetest.Submission)) (string, []storetest.Submission) {
+	t.Helper()
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "leadbox.db")
 	store, err := sqlite.Open(ctx, db)
@@ -370,17 +381,20 @@ func seededDatabase(t *testing.T, n int) (string, []storetest.Submission) {
 	subs := make([]storetest.Submission, n)
 	for i := range subs {
 		sub := storetest.NewSubmission(t, store, fmt.Sprintf("p%d@example.com", i))
-		if i%2 == 1 {
-			sub.Consent.Action = models.ActionNotGiven
-			sub.Lead.ConfirmToken, sub.Lead.ConfirmExpiresAt = nil, nil
-			sub.Outbox = sub.Outbox[:1]
-		}
+		shape(i, &sub)
 		if _, err := store.CreateLeadOnce(ctx, sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
 			t.Fatal(err)
 		}
 		subs[i] = sub
 	}
 	return db, subs
+}
+
+// untick makes sub a submission with the marketing box left empty.
+func untick(sub *storetest.Submission) {
+	sub.Consent.Action = models.ActionNotGiven
+	sub.Lead.ConfirmToken, sub.Lead.ConfirmExpiresAt = nil, nil
+	sub.Outbox = sub.Outbox[:1]
 }
 
 // databaseEnv is the settings of a command run on db, every other one its

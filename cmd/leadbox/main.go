@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // LEADBOX_TIMEZONE must work in minimal container images.
@@ -95,11 +96,14 @@ Commands:
   check-config           validate the LEADBOX_* settings and print them, secrets redacted
   consent EMAIL          print a person's whole consent history (the proof)
   outbox [--limit N | --all]
-                         counts by state and the oldest pending email's age, then the
-                         oldest emails waiting, in flight or given up on (50 by default)
+                         counts by state and the oldest pending message's age, then the
+                         oldest emails and webhooks waiting, in flight or given up on
+                         (50 by default)
   outbox cancelled [--limit N | --all]
-                         the same for emails cancelled (after an opt-out), with the reason
-  outbox retry ID        send a failed or cancelled email again
+                         the same for those cancelled (after an opt-out), with the reason
+  outbox retry ID        send a failed or cancelled email or webhook again
+  outbox cancel ID       do not send a pending email or webhook
+  webhook secret         print a new LEADBOX_WEBHOOK_SECRET
   send-test-email TO     send one email through the configured transport now
   spam                   count submissions dropped as spam, by reason
   optout EMAIL           record an operator's opt-out for a person who asked
@@ -122,7 +126,7 @@ Commands:
 
 Settings are read from LEADBOX_* environment variables; see docs/settings.md.
 Exit status: 0 on success, 2 when a user, token, audit, outbox, backup,
-check-db or purge command is given bad input (the reason on one line), 1 on other
+check-db, purge or webhook command is given bad input (the reason on one line), 1 on other
 errors.
 `
 
@@ -163,11 +167,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return checkDBCmd(ctx, getenv, rest, stdout)
 	case "backup":
 		return backupCmd(ctx, getenv, rest, stdout)
+	case "webhook":
+		return webhookCmd(rest, stdout)
 	case "purge":
 		return purgeCmd(ctx, getenv, rest, stdout, time.Now().UTC())
 	case "consent", "optout", "outbox", "spam":
 		open := withReadOnlyStore
-		if cmd == "optout" || (cmd == "outbox" && len(rest) > 0 && rest[0] == "retry") {
+		if cmd == "optout" || (cmd == "outbox" && !outboxListing(rest)) {
 			open = withStore
 		}
 		return open(ctx, getenv, func(cfg config.Config, store models.Store) error {
@@ -184,6 +190,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// outboxListing reports whether `outbox` with args only lists (no
+// sub-command, or `cancelled`, with flags anywhere), which opens the
+// database read-only; its other sub-commands (retry, cancel) write.
+func outboxListing(args []string) bool {
+	return len(args) == 0 || args[0] == "cancelled" || strings.HasPrefix(args[0], "-")
 }
 
 // withReadOnlyStore is withStore for a sub-command that only reads (see
@@ -208,7 +221,7 @@ func withStore(ctx context.Context, getenv func(string) string, f func(config.Co
 	if err != nil {
 		return err
 	}
-	store, err := openExisting(ctx, cfg.Database)
+	store, err := openExisting(ctx, cfg.Database, storeOptions(cfg)...)
 	if err != nil {
 		return err
 	}

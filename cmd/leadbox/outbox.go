@@ -15,9 +15,10 @@ import (
 	"github.com/leadbox/leadbox/models"
 )
 
-const outboxUsage = "usage: leadbox outbox [--limit N | --all]             pending, sending and failed emails, oldest first\n" +
-	"       leadbox outbox cancelled [--limit N | --all]   emails cancelled, with the reason\n" +
-	"       leadbox outbox retry ID                        send a failed or cancelled email again"
+const outboxUsage = "usage: leadbox outbox [--limit N | --all]             pending, sending and failed emails and webhooks, oldest first\n" +
+	"       leadbox outbox cancelled [--limit N | --all]   emails and webhooks cancelled, with the reason\n" +
+	"       leadbox outbox retry ID                        send a failed or cancelled email or webhook again\n" +
+	"       leadbox outbox cancel ID                       do not send a pending email or webhook"
 
 // outboxPageSize is how many messages the listing reads at a time, and
 // shows by default.
@@ -30,6 +31,17 @@ const outboxPageSize = 50
 // and how long the oldest pending email has waited, then shows the oldest
 // messages a page at a time, so that a backlog of any size answers at once.
 func outboxCmd(ctx context.Context, store models.Store, args []string, stdout io.Writer) error {
+	if len(args) == 2 && args[0] == "cancel" {
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || id <= 0 {
+			return badInput("outbox cancel: %q is not a message id (usage: leadbox outbox cancel ID)", args[1])
+		}
+		if err := store.Cancel(ctx, id); err != nil {
+			return fmt.Errorf("outbox cancel: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "message %d is cancelled; `leadbox outbox retry %d` queues it again\n", id, id)
+		return err
+	}
 	if len(args) == 2 && args[0] == "retry" {
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		if err != nil || id <= 0 {
@@ -57,10 +69,10 @@ func outboxCmd(ctx context.Context, store models.Store, args []string, stdout io
 	switch {
 	case len(pos) == 0:
 		return outboxList(ctx, store, stdout, *limit,
-			"the outbox is empty: nothing pending, sending or failed",
+			"the outbox is empty: no email or webhook pending, sending or failed",
 			models.StatusPending, models.StatusSending, models.StatusFailed)
 	case len(pos) == 1 && pos[0] == "cancelled":
-		return outboxList(ctx, store, stdout, *limit, "no email was cancelled", models.StatusCancelled)
+		return outboxList(ctx, store, stdout, *limit, "no email or webhook was cancelled", models.StatusCancelled)
 	}
 	return badInput("outbox: unknown arguments %q (%s)", pos, outboxUsage)
 }
@@ -99,7 +111,7 @@ func outboxList(ctx context.Context, store models.Store, stdout io.Writer, limit
 				next = m.NextAttemptAt.UTC().Format(time.DateTime)
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-				m.ID, m.Kind, outboxRecipient(m), m.Status, m.Attempts, next,
+				m.ID, outboxKind(m), outboxRecipient(m), m.Status, m.Attempts, next,
 				m.QueuedAt.UTC().Format(time.DateTime), outboxOneLine(m.LastError, 80))
 		}
 		shown += len(page)
@@ -137,9 +149,21 @@ func outboxSummary(c models.OutboxCounts, now time.Time) string {
 	return line
 }
 
+// outboxKind is the message's kind, and a webhook's event beside it.
+func outboxKind(m models.OutboxMessage) string {
+	if m.Kind == models.KindWebhook {
+		return m.Kind + " " + m.Event
+	}
+	return m.Kind
+}
+
 // outboxRecipient names who a message goes to without printing a lead's
 // address in full: a terminal and its scroll-back are not the place for it.
+// A webhook goes to its URL, which holds nothing of the lead.
 func outboxRecipient(m models.OutboxMessage) string {
+	if m.Kind == models.KindWebhook {
+		return m.Target
+	}
 	if m.Kind == models.KindSalesNotification {
 		// A colleague's address, not a lead's: shown in full.
 		if a, err := mail.ParseAddress(m.Recipient); err == nil {

@@ -43,7 +43,7 @@ func TestOutboxListsAPageAtATime(t *testing.T) {
 	if out, _ := list("--all"); rows(out) != 60 || strings.Contains(out, "shown;") {
 		t.Errorf("--all: %d rows, want 60 and no 'more' line", rows(out))
 	}
-	if out, _ := list("cancelled", "--limit", "3"); !strings.Contains(out, "no email was cancelled") {
+	if out, _ := list("cancelled", "--limit", "3"); !strings.Contains(out, "no email or webhook was cancelled") {
 		t.Errorf("cancelled: %q", out)
 	}
 	for _, bad := range [][]string{{"--limit", "0"}, {"--limit", "x"}, {"frobnicate"}, {"retry", "abc"}} {

@@ -4,45 +4,30 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/internal/testlog"
-	"github.com/leadbox/leadbox/models"
 	"github.com/leadbox/leadbox/models/sqlite"
 	"github.com/leadbox/leadbox/models/storetest"
 )
 
-// agedDatabase makes a database with n leads made 800 days ago, the box
+// agedDatabase makes a database with old leads made 800 days ago, the box
 // unticked (so nothing keeps them), and fresh recent ones, through the
 // real engine.
 func agedDatabase(t *testing.T, old, fresh int) string {
 	t.Helper()
-	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "leadbox.db")
-	store, err := sqlite.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	then := time.Now().UTC().Add(-800 * 24 * time.Hour)
-	for i := range old + fresh {
-		sub := storetest.NewSubmission(t, store, fmt.Sprintf("p%d@example.com", i))
-		sub.Consent.Action = models.ActionNotGiven
-		sub.Lead.ConfirmToken, sub.Lead.ConfirmExpiresAt = nil, nil
-		sub.Outbox = sub.Outbox[:1]
+	db, _ := seedLeads(t, old+fresh, func(i int, sub *storetest.Submission) {
+		untick(sub)
 		if i < old {
-			sub.Lead.CreatedAt, sub.Consent.At = then.Add(time.Duration(i)*time.Second), then.Add(time.Duration(i)*time.Second)
+			at := then.Add(time.Duration(i) * time.Second)
+			sub.Lead.CreatedAt, sub.Consent.At = at, at
 		}
-		if _, err := store.CreateLeadOnce(ctx, sub.Lead, sub.Consent, sub.Outbox, models.Guards{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	return db
 }
 

@@ -14,7 +14,7 @@ import (
 
 // readOnlyCommands are the operator's commands that only read.
 var readOnlyCommands = [][]string{
-	{"consent", "p0@example.com"}, {"outbox"}, {"outbox", "cancelled"}, {"spam"},
+	{"consent", "p0@example.com"}, {"outbox"}, {"outbox", "--limit", "5"}, {"outbox", "cancelled"}, {"spam"},
 	{"audit", "verify"}, {"user", "list"}, {"token", "list"},
 }
 

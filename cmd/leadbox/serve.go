@@ -18,6 +18,7 @@ import (
 	"github.com/leadbox/leadbox/mailer"
 	"github.com/leadbox/leadbox/metrics"
 	"github.com/leadbox/leadbox/models"
+	"github.com/leadbox/leadbox/webhook"
 )
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
@@ -34,7 +35,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	start := time.Now()
 
-	store, closeStore, err := openServing(ctx, cfg.Database)
+	store, closeStore, err := openServing(ctx, cfg.Database, storeOptions(cfg)...)
 	if err != nil {
 		return err
 	}
@@ -80,12 +81,29 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	worker.SetMetrics(m)
+	// Webhooks have a worker of their own, so that a receiver that is
+	// slow or down holds up only webhooks, never an email.
+	hooks := webhook.New(store, webhook.Options{
+		Key: cfg.WebhookKey(), DoubleOptIn: cfg.DoubleOptIn, Poll: cfg.OutboxPoll, Log: log, Metrics: m,
+	})
+	notify := worker.Wake
+	// Without URLs there is no secret to sign with: webhooks queued while
+	// there were some stay pending (`leadbox outbox` shows them) until
+	// URLs and a secret are set again, or an operator cancels them.
+	hooksRun := func(context.Context) error { return nil }
+	served := m.CountConsent(store)
+	if len(cfg.WebhookURLs) > 0 {
+		served = wakeOnEvents{Store: served, wake: hooks.Wake}
+		notify = func() { worker.Wake(); hooks.Wake() }
+		hooksRun = hooks.Run
+		log.Info(fmt.Sprintf("sending signed webhooks to %d URL(s)", len(cfg.WebhookURLs)))
+	}
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := handlers.NewServer(handlers.Deps{
 		Config:      cfg,
-		Store:       m.CountConsent(store),
+		Store:       served,
 		ConsentText: consentText,
-		Notify:      worker.Wake,
+		Notify:      notify,
 		FormKey:     formKey,
 		PrivacyKey:  privacyKey,
 		Spam:        spam,
@@ -106,6 +124,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	return runUntilDone(ctx, log, newHTTPServer(handler, log), ln,
 		background{"mail sender", worker.Run},
+		background{"webhook sender", hooksRun},
 		background{"spam tallies", func(ctx context.Context) error {
 			spam.Run(ctx, 10*time.Second, func(err error) { log.Error("spam tallies", "err", err) })
 			return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/leadbox/leadbox/config"
 	"github.com/leadbox/leadbox/models"
 	"github.com/leadbox/leadbox/models/sqlite"
 )
@@ -13,7 +14,7 @@ import (
 
 // openServing opens, creating it if needed, the database serve runs on. A
 // SQLite file is one server's: the lock keeps a second one off it.
-func openServing(ctx context.Context, database string) (models.Store, func(), error) {
+func openServing(ctx context.Context, database string, opts ...sqlite.Option) (models.Store, func(), error) {
 	if err := writableFolder(database); err != nil {
 		return nil, nil, err
 	}
@@ -21,7 +22,7 @@ func openServing(ctx context.Context, database string) (models.Store, func(), er
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := sqlite.Open(ctx, database)
+	store, err := sqlite.Open(ctx, database, opts...)
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
@@ -36,11 +37,11 @@ func openServing(ctx context.Context, database string) (models.Store, func(), er
 // creates one: an opt-out recorded in a new, empty file next to the real
 // database would say "done" and change nothing. Nor does it start the
 // writer of new leads, whose indexes a command never uses.
-func openExisting(ctx context.Context, database string) (models.Store, error) {
+func openExisting(ctx context.Context, database string, opts ...sqlite.Option) (models.Store, error) {
 	if _, err := os.Stat(sqlite.DatabaseFile(database)); err != nil {
 		return nil, fmt.Errorf("LEADBOX_DATABASE: no database at %q (%v): set it to the file `leadbox serve` uses", database, err)
 	}
-	store, err := sqlite.OpenForCommands(ctx, database)
+	store, err := sqlite.OpenForCommands(ctx, database, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
@@ -60,6 +61,13 @@ func openReadOnly(ctx context.Context, database string) (models.Store, error) {
 		return nil, fmt.Errorf("LEADBOX_DATABASE: %w", err)
 	}
 	return store, nil
+}
+
+// storeOptions are the engine's options the settings ask for: the webhook
+// URLs every event the store commits is queued for, whichever command
+// commits it (an operator's opt-out or purge as much as serve).
+func storeOptions(cfg config.Config) []sqlite.Option {
+	return []sqlite.Option{sqlite.WithWebhooks(cfg.WebhookURLs)}
 }
 
 // checkDatabase runs the engine's integrity check on the database, without

@@ -160,9 +160,14 @@ const leadColumns = `l.id, l.public_id, l.created_at, l.name, l.email, l.email_k
 	l.opt_out_token, l.confirm_token, l.confirm_expires_at, l.erased_at`
 
 func scanLead(rows interface{ Scan(...any) error }, l *models.Lead) error {
-	return rows.Scan(&l.ID, &l.PublicID, &l.CreatedAt, &l.Name, &l.Email, &l.EmailKey, &l.Phone, &l.Company, &l.Message,
+	return rows.Scan(leadFields(l)...)
+}
+
+// leadFields are where leadColumns are scanned to, in their order.
+func leadFields(l *models.Lead) []any {
+	return []any{&l.ID, &l.PublicID, &l.CreatedAt, &l.Name, &l.Email, &l.EmailKey, &l.Phone, &l.Company, &l.Message,
 		&l.PageURL, &l.UTMSource, &l.UTMMedium, &l.UTMCampaign, &l.UTMTerm, &l.UTMContent, &l.Status,
-		&l.OptOutToken, &l.ConfirmToken, &l.ConfirmExpiresAt, &l.ErasedAt)
+		&l.OptOutToken, &l.ConfirmToken, &l.ConfirmExpiresAt, &l.ErasedAt}
 }
 
 // withMarketing adds each lead's marketing state, reading the consent
@@ -243,7 +248,7 @@ func (s *Store) LeadDetail(ctx context.Context, publicID string, doubleOptIn boo
 	}
 	d.LeadItem = models.LeadItem{Lead: lead, Marketing: models.MarketingOf(d.Consent, doubleOptIn)}
 	db := s.r.WithContext(ctx)
-	if err := db.Where("lead_id = ?", lead.ID).Order("id").Find(&d.Emails).Error; err != nil {
+	if err := db.Where("lead_id = ? AND "+kindIsEmail, lead.ID).Order("id").Find(&d.Emails).Error; err != nil {
 		return models.LeadDetail{}, fmt.Errorf("read the lead's emails: %w", err)
 	}
 	if err := db.Where("lead_id = ?", lead.ID).Order("id").Find(&d.History).Error; err != nil {

@@ -85,6 +85,14 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 		// first, a person's marketing state for the marketing filter.
 		{"a lead's emails", "SELECT * FROM outbox WHERE lead_id = ? ORDER BY id", []any{1},
 			[]string{"idx_outbox_lead"}},
+		// The outbox's two lanes claim and look ahead in due order, each
+		// through an index (the webhooks through their partial one).
+		{"due emails", "SELECT id FROM outbox WHERE status = ? AND next_attempt_at <= ? AND " + kindIsEmail + " ORDER BY next_attempt_at LIMIT 25",
+			[]any{models.StatusPending, "2026-01-01"}, []string{"idx_outbox_due"}},
+		{"due webhooks", "SELECT id FROM outbox WHERE status = ? AND next_attempt_at <= ? AND " + kindIsWebhook + " ORDER BY next_attempt_at LIMIT 8",
+			[]any{models.StatusPending, "2026-01-01"}, []string{"idx_outbox_webhooks_due"}},
+		{"the next webhook due", "SELECT next_attempt_at FROM outbox WHERE status = ? AND " + kindIsWebhook + " ORDER BY next_attempt_at LIMIT 1",
+			[]any{models.StatusPending}, []string{"idx_outbox_webhooks_due"}},
 		{"a lead's history", "SELECT * FROM lead_history WHERE lead_id = ? ORDER BY id", []any{1},
 			[]string{"idx_lead_history_lead"}},
 		{"leads by status, newest first", "SELECT * FROM leads WHERE status = ? AND id < ? ORDER BY id DESC LIMIT 50", []any{"won", 100},

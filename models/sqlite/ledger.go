@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -51,6 +52,9 @@ func (s *Store) Withdraw(ctx context.Context, ev models.ConsentEvent) (done bool
 			return err
 		}
 		done = true
+		if err := s.queueConsentEvent(tx, models.EventConsentWithdrawn, ev.Subject, ev.LeadID, eventTime(ev.At)); err != nil {
+			return err
+		}
 		return tx.Exec(cancelConfirmationsSQL, models.StatusCancelled, models.StatusPending, ev.Subject).Error
 	})
 	if err != nil {
@@ -84,12 +88,21 @@ func (s *Store) Confirm(ctx context.Context, lead models.Lead, ev models.Consent
 			return err
 		}
 		done = true
-		return nil
+		return s.queueConsentEvent(tx, models.EventConsentConfirmed, ev.Subject, ev.LeadID, eventTime(ev.At))
 	})
 	if err != nil {
 		return false, fmt.Errorf("confirm consent: %w", err)
 	}
 	return done, nil
+}
+
+// eventTime is when a consent event happened, for its webhook: now when
+// the caller left it to the database's default.
+func eventTime(at time.Time) time.Time {
+	if at.IsZero() {
+		return time.Now().UTC()
+	}
+	return at.UTC()
 }
 
 // eventsIn reads a person's marketing consent events, oldest first, inside

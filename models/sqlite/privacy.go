@@ -45,7 +45,7 @@ func (s *Store) SubjectAccess(ctx context.Context, subject string, doubleOptIn b
 			return d, fmt.Errorf("subject access: %w", err)
 		}
 		ld := models.LeadDetail{LeadItem: models.LeadItem{Lead: lead, Marketing: marketing}, Consent: consent}
-		if err := db.Where("lead_id = ?", id).Order("id").Find(&ld.Emails).Error; err != nil {
+		if err := db.Where("lead_id = ? AND "+kindIsEmail, id).Order("id").Find(&ld.Emails).Error; err != nil {
 			return d, fmt.Errorf("subject access: %w", err)
 		}
 		if err := db.Where("lead_id = ?", id).Order("id").Find(&ld.History).Error; err != nil {
@@ -194,6 +194,9 @@ func (s *Store) eraseIn(tx *gorm.DB, subject string, now time.Time) (models.Eras
 		if res, err = blankLeads(tx, ids, now); err != nil {
 			return res, f, err
 		}
+		if err := s.queueErased(tx, ids, now); err != nil {
+			return res, f, err
+		}
 	}
 	if err := blankLedger(tx, "erasure", "subject = ?", subject); err != nil {
 		return res, f, err
@@ -238,18 +241,24 @@ func submissionKeys(tx *gorm.DB, subject string, ids []int64) (forgetting, error
 // blankLeads erases the personal data of the leads ids: the rows keep
 // their id, public id, time and status (for counts); the opt-out token is
 // replaced by a random one, so an old link finds nothing; the search text
-// goes; notes are emptied (status changes stay); the emails still waiting
-// are cancelled and every email's error text (which can quote the
+// goes; notes are emptied (status changes stay); the emails and webhooks
+// still waiting are cancelled and every email's error text (which can quote the
 // address) is emptied.
 func blankLeads(tx *gorm.DB, ids []int64, now time.Time) (models.Erasure, error) {
 	res := models.Erasure{Leads: len(ids)}
-	cancel := tx.Exec(`UPDATE outbox SET status = ?, last_error = 'erased', lease_until = NULL
-		WHERE lead_id IN ? AND status IN ?`,
-		models.StatusCancelled, ids, []string{models.StatusPending, models.StatusSending})
-	if cancel.Error != nil {
-		return res, cancel.Error
+	// Emails and webhooks alike; only the emails are counted, as the
+	// answer's cancelled_emails says.
+	for _, lane := range []string{kindIsEmail, kindIsWebhook} {
+		cancel := tx.Exec(`UPDATE outbox SET status = ?, last_error = 'erased', lease_until = NULL
+			WHERE lead_id IN ? AND status IN ? AND `+lane,
+			models.StatusCancelled, ids, []string{models.StatusPending, models.StatusSending})
+		if cancel.Error != nil {
+			return res, cancel.Error
+		}
+		if lane == kindIsEmail {
+			res.CancelledEmails = int(cancel.RowsAffected)
+		}
 	}
-	res.CancelledEmails = int(cancel.RowsAffected)
 	for _, stmt := range []struct {
 		sql  string
 		args []any
@@ -323,6 +332,9 @@ func (s *Store) Suppress(ctx context.Context, subject, method string, o models.O
 					return err
 				}
 				res.Withdrawn = true
+				if err := s.queueConsentEvent(tx, models.EventConsentWithdrawn, subject, nil, at); err != nil {
+					return err
+				}
 			}
 			if err := tx.Exec(cancelConfirmationsSQL, models.StatusCancelled, models.StatusPending, subject).Error; err != nil {
 				return err

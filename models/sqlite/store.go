@@ -55,6 +55,9 @@ type Store struct {
 	// addressKey keys models.AddressHash: the installation's secret,
 	// read once at open.
 	addressKey []byte
+	// webhooks are the URLs the events this store commits are sent to
+	// (see WithWebhooks); fixed at open.
+	webhooks []string
 }
 
 // writerPragmas are set per connection through the DSN (most pragmas are
@@ -87,8 +90,8 @@ const readerPragmas = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_q
 // Open opens (creating if needed) the SQLite database at path, checks the
 // SQLite version, brings the schema up to date, and starts the writer of
 // new leads with its in-memory indexes: what `leadbox serve` needs.
-func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, openOptions{submissions: true})
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	return open(ctx, path, openOptions{submissions: true}, opts...)
 }
 
 // OpenForCommands is Open without the writer of new leads: an operator's
@@ -96,8 +99,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // submission, and loading the indexes of recent leads and confirmation
 // emails, which the writer needs, took seconds on a large database. Such a
 // store refuses CreateLeadOnce.
-func OpenForCommands(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, openOptions{})
+func OpenForCommands(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	return open(ctx, path, openOptions{}, opts...)
 }
 
 // errNotForSubmissions is CreateLeadOnce on a store opened for commands.
@@ -112,7 +115,7 @@ type openOptions struct {
 	holdIndexes <-chan struct{}
 }
 
-func open(ctx context.Context, path string, opts openOptions) (*Store, error) {
+func open(ctx context.Context, path string, how openOptions, opts ...Option) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: the path must not contain ? or #", path)
 	}
@@ -121,6 +124,9 @@ func open(ctx context.Context, path string, opts openOptions) (*Store, error) {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
 	s := &Store{w: w}
+	for _, o := range opts {
+		o(s)
+	}
 	wdb, _ := w.DB() // openPool checked it
 	// After a checkpoint, truncate the write-ahead log back to at most
 	// walSizeLimit: a burst, or a long read such as a backup, grows it to
@@ -157,7 +163,7 @@ func open(ctx context.Context, path string, opts openOptions) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	if !opts.submissions {
+	if !how.submissions {
 		return s, nil
 	}
 	rdb, _ := s.r.DB() // openPool checked it
@@ -165,7 +171,7 @@ func open(ctx context.Context, path string, opts openOptions) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	if s.commits, err = startGroupCommitter(ctx, wdb, rdb, path, s.addressKey, s.noteDamage, opts.holdIndexes); err != nil {
+	if s.commits, err = startGroupCommitter(ctx, wdb, rdb, path, s.addressKey, s.noteDamage, how.holdIndexes); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
@@ -390,7 +396,8 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *
 	if s.commits == nil {
 		return models.Created{}, fmt.Errorf("create lead: %w", errNotForSubmissions)
 	}
-	r := s.commits.do(ctx, lead, consent, outbox, guards)
+	r := s.commits.do(ctx, lead, consent, s.withLeadCreated(outbox, lead.CreatedAt), guards)
+	copy(outbox, r.outbox) // the caller's rows, with their ids
 	if r.err != nil && (isStorageFailure(r.err) || errors.Is(r.err, errFileGone)) {
 		return models.Created{}, fmt.Errorf("create lead: %w: %w", models.ErrUnavailable, r.err)
 	}
@@ -423,10 +430,8 @@ func (s *Store) earlierLead(ctx context.Context, id int64) (models.Lead, error) 
 	var l models.Lead
 	var c models.ConsentEvent
 	row := s.earlier.QueryRowContext(ctx, models.MethodForm, id)
-	err := row.Scan(&l.ID, &l.PublicID, &l.CreatedAt, &l.Name, &l.Email, &l.EmailKey, &l.Phone, &l.Company, &l.Message,
-		&l.PageURL, &l.UTMSource, &l.UTMMedium, &l.UTMCampaign, &l.UTMTerm, &l.UTMContent, &l.Status,
-		&l.OptOutToken, &l.ConfirmToken, &l.ConfirmExpiresAt, &l.ErasedAt,
-		&c.ID, &c.Subject, &c.Purpose, &c.At, &c.Action, &c.Method, &c.LeadID, &c.IP, &c.UserAgent, &c.PageURL, &c.ConsentTextID)
+	err := row.Scan(append(leadFields(&l),
+		&c.ID, &c.Subject, &c.Purpose, &c.At, &c.Action, &c.Method, &c.LeadID, &c.IP, &c.UserAgent, &c.PageURL, &c.ConsentTextID)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.Lead{}, models.ErrNotFound
 	}

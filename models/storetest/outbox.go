@@ -222,3 +222,53 @@ func testOutboxOutcomes(t *testing.T, e Engine) {
 		}
 	}
 }
+
+// testOutboxLanes: emails and webhooks share the outbox but not their
+// claims: ClaimDue and NextDue see emails only, ClaimDueWebhooks and
+// NextDueWebhook webhooks only, each with its lead; Cancel stops a
+// pending message of either kind, and only a pending one.
+func testOutboxLanes(t *testing.T, e Engine) {
+	ctx := context.Background()
+	s := e.Open(t)
+	sub := NewSubmission(t, s, "lanes@example.com")
+	sub.Outbox = append(sub.Outbox, models.WebhookRows([]string{"https://crm.example.com/h"},
+		models.EventLeadCreated, 0, "", sub.Lead.CreatedAt)...)
+	create(t, s, sub, models.Guards{})
+	hook := sub.Outbox[len(sub.Outbox)-1]
+	if hook.ID == 0 {
+		t.Fatal("the webhook row was not stored")
+	}
+	later := time.Now().UTC().Add(time.Minute)
+	mails, err := s.ClaimDue(ctx, later, 10, later.Add(time.Minute))
+	if err != nil || len(mails) != len(sub.Outbox)-1 {
+		t.Fatalf("ClaimDue = %v, %v; want the %d emails", ids(mails), err, len(sub.Outbox)-1)
+	}
+	for _, m := range mails {
+		if m.Kind == models.KindWebhook {
+			t.Errorf("ClaimDue claimed webhook %d", m.ID)
+		}
+	}
+	if _, ok, err := s.NextDue(ctx); err != nil || ok {
+		t.Errorf("NextDue with only a webhook pending = %v, %v; want nothing", ok, err)
+	}
+	if _, ok, err := s.NextDueWebhook(ctx); err != nil || !ok {
+		t.Errorf("NextDueWebhook = %v, %v; want the webhook", ok, err)
+	}
+	if err := s.Cancel(ctx, mails[0].ID); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("Cancel of an email being sent = %v, want ErrNotFound", err)
+	}
+	if err := s.Cancel(ctx, hook.ID); err != nil {
+		t.Fatalf("Cancel of a pending webhook: %v", err)
+	}
+	if got, err := s.ClaimDueWebhooks(ctx, later, 10, later.Add(time.Minute)); err != nil || len(got) != 0 {
+		t.Errorf("ClaimDueWebhooks after Cancel = %v, %v; want nothing", ids(got), err)
+	}
+	if err := s.Requeue(ctx, hook.ID, later); err != nil {
+		t.Fatalf("Requeue of the cancelled webhook: %v", err)
+	}
+	got, err := s.ClaimDueWebhooks(ctx, later, 10, later.Add(time.Minute))
+	if err != nil || len(got) != 1 || got[0].ID != hook.ID || got[0].Lead == nil || got[0].Target != hook.Target ||
+		got[0].Event != models.EventLeadCreated {
+		t.Fatalf("ClaimDueWebhooks = %+v, %v; want the webhook with its lead, event and target", got, err)
+	}
+}

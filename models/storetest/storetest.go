@@ -55,6 +55,7 @@ func Run(t *testing.T, e Engine) {
 		{"OutboxClaimAndLease", testOutboxClaimAndLease},
 		{"OutboxOutcomes", testOutboxOutcomes},
 		{"OutboxPagesAndCounts", testOutboxPagesAndCounts},
+		{"OutboxLanes", testOutboxLanes},
 		{"ConfirmationLimit", testConfirmationLimit},
 		{"ConfirmationLimitCountsMailboxes", testConfirmationLimitCountsMailboxes},
 		{"ConfirmationLimitAcrossSpellings", testConfirmationLimitAcrossSpellings},
