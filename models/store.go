@@ -25,8 +25,11 @@ type Guards struct {
 
 // Created tells what CreateLeadOnce did besides committing the submission.
 type Created struct {
-	// Duplicate: nothing was written, and *lead is now the earlier lead
-	// (with its consent event).
+	// Duplicate: nothing was written, and *lead now identifies the
+	// earlier lead: its ID, PublicID and CreatedAt, and its consent
+	// event's Action (lead.Consent), which is what an answer needs. Its
+	// other fields may be left empty, so that a replayed submission costs
+	// no read: LeadByID has the rest.
 	Duplicate bool
 	// ConfirmationDropped: the confirmation email was over the limit and
 	// not queued (its OutboxMessage keeps ID 0).

@@ -116,9 +116,13 @@ type createReq struct {
 	person uint64 // whose confirmation emails it counts against
 	hash   string // the address's keyed hash (models.AddressHash)
 	// Set by the writer before result is closed.
-	earlier  int64 // id of the lead this one duplicates, or 0
-	dropped  bool  // the confirmation email was over the limit
-	recalled bool  // a withdrawal was recalled from the suppression list
+	earlier int64 // id of the lead this one duplicates, or 0
+	// known is the lead it duplicates as the in-memory index knows it,
+	// enough to answer without reading it; its publicID is "" when the
+	// database found the duplicate.
+	known    recentLead
+	dropped  bool // the confirmation email was over the limit
+	recalled bool // a withdrawal was recalled from the suppression list
 	err      error
 	result   chan struct{}
 }
@@ -437,7 +441,7 @@ func newUncommitted(n int) *uncommitted {
 // outcome is decided again on every attempt, since a failed group's
 // submissions are retried one by one.
 func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) error {
-	r.earlier, r.dropped, r.recalled = 0, false, false
+	r.earlier, r.known, r.dropped, r.recalled = 0, recentLead{}, false, false
 	dedupe := !r.guards.DuplicateSince.IsZero() && r.consent.Method == models.MethodForm
 	if dedupe && !g.warm {
 		id, err := g.earlierInDB(st, r)
@@ -450,25 +454,25 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 		}
 	}
 	if dedupe && g.warm {
-		if id, ok := g.recent.find(r.key, r.guards.DuplicateSince); ok {
+		if l, ok := g.recent.find(r.key, r.guards.DuplicateSince); ok {
 			// The same ticked box after an opt-out is new consent, not a
 			// double click: a person may change their mind back at once.
 			// Asked only of a duplicate, which is rare, so the writer
 			// still runs no query per submission.
 			renewed := false
 			if r.consent.Action == models.ActionGiven {
-				err := st.withdrawnAfter.QueryRow(id).Scan(&renewed)
+				err := st.withdrawnAfter.QueryRow(l.id).Scan(&renewed)
 				if err != nil {
 					return fmt.Errorf("look for an opt-out since the earlier submission: %w", err)
 				}
 			}
 			if !renewed {
-				r.earlier = id
+				r.earlier, r.known = l.id, l
 				return nil
 			}
 		}
 		if l, ok := p.leads[r.key]; ok && l.since(r.guards.DuplicateSince) {
-			r.earlier = l.id
+			r.earlier, r.known = l.id, l
 			return nil
 		}
 	}
@@ -486,7 +490,7 @@ func (g *groupCommitter) insert(st leadStmts, r *createReq, p *uncommitted) erro
 		return err
 	}
 	if dedupe {
-		p.leads[r.key] = recentLead{id: r.lead.ID, at: r.lead.CreatedAt.UnixNano()}
+		p.leads[r.key] = recentOf(r.lead)
 	}
 	if r.countsConfirmation() {
 		p.confirms[r.person]++
@@ -545,7 +549,7 @@ func (g *groupCommitter) remember(reqs []*createReq) {
 			continue
 		}
 		if r.consent.Method == models.MethodForm {
-			g.recent.add(r.key, r.lead.ID, r.lead.CreatedAt)
+			g.recent.add(r.key, recentOf(r.lead))
 		}
 		if r.countsConfirmation() {
 			g.confirms.add(r.person, r.lead.CreatedAt)

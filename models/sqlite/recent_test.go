@@ -12,9 +12,9 @@ func TestRecentLeadsForgetsTheOldestFirst(t *testing.T) {
 	r := newRecentLeads()
 	t0 := time.Now()
 	first := keyOf("a@example.com", models.ActionGiven, "hello")
-	r.add(first, 1, t0)
+	r.add(first, recentLead{id: 1, at: t0.UnixNano()})
 	for i := range maxRecent {
-		r.add(keyOf("b@example.com", models.ActionGiven, string(rune(i))), int64(i+2), t0)
+		r.add(keyOf("b@example.com", models.ActionGiven, string(rune(i))), recentLead{id: int64(i + 2), at: t0.UnixNano()})
 	}
 	if _, ok := r.find(first, t0.Add(-time.Minute)); ok {
 		t.Error("the oldest entry survived maxRecent newer ones")
@@ -23,8 +23,8 @@ func TestRecentLeadsForgetsTheOldestFirst(t *testing.T) {
 		t.Errorf("index holds %d keys in a ring of %d, want %d", len(r.byKey), len(r.ring), maxRecent)
 	}
 	last := keyOf("b@example.com", models.ActionGiven, string(rune(maxRecent-1)))
-	if id, ok := r.find(last, t0.Add(-time.Minute)); !ok || id != maxRecent+1 {
-		t.Errorf("newest entry: %d, %v; want %d", id, ok, maxRecent+1)
+	if l, ok := r.find(last, t0.Add(-time.Minute)); !ok || l.id != maxRecent+1 {
+		t.Errorf("newest entry: %d, %v; want %d", l.id, ok, maxRecent+1)
 	}
 	if _, ok := r.find(last, t0.Add(time.Minute)); ok {
 		t.Error("an entry older than the window was found")

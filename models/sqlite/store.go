@@ -407,6 +407,14 @@ func (s *Store) CreateLeadOnce(ctx context.Context, lead *models.Lead, consent *
 	if r.earlier == 0 {
 		return models.Created{ConfirmationDropped: r.dropped, RecalledWithdrawal: r.recalled}, nil
 	}
+	if r.known.publicID != "" {
+		// Answered from memory: the earlier lead's consent choice is this
+		// one's (it is part of what makes them the same submission).
+		action := consent.Action
+		*lead = models.Lead{ID: r.known.id, PublicID: r.known.publicID, CreatedAt: time.Unix(0, r.known.at).UTC(),
+			Consent: &models.ConsentEvent{Action: action}}
+		return models.Created{Duplicate: true}, nil
+	}
 	var err error
 	if *lead, err = s.earlierLead(ctx, r.earlier); err != nil {
 		return models.Created{}, fmt.Errorf("create lead: read the earlier lead: %w", err)

@@ -144,12 +144,12 @@ func (g *groupCommitter) rememberCold(reqs []*createReq) {
 		if r.err != nil || r.earlier != 0 || r.consent.Method != models.MethodForm {
 			continue
 		}
-		key, id, at, person, counts := r.key, r.lead.ID, r.lead.CreatedAt, r.person, r.countsConfirmation()
+		key, l, at, person, counts := r.key, recentOf(r.lead), r.lead.CreatedAt, r.person, r.countsConfirmation()
 		g.pending = append(g.pending, func(w *warmIndexes) {
-			if id <= w.upTo {
+			if l.id <= w.upTo {
 				return
 			}
-			w.recent.add(key, id, at)
+			w.recent.add(key, l)
 			if counts {
 				w.confirms.add(person, at)
 			}

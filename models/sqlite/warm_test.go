@@ -87,12 +87,12 @@ func TestIndexesLearnWhatWasCommittedWhileLoading(t *testing.T) {
 	// can be read here. A load whose snapshot saw none of it:
 	g := s.commits
 	w := &warmIndexes{recent: newRecentLeads(), confirms: newConfirmIndex(g.seed)}
-	w.recent.add(keyOf("bob@example.com", models.ActionGiven, "Hello"), bob.ID, bob.CreatedAt) // as if seen before the erasure
+	w.recent.add(keyOf("bob@example.com", models.ActionGiven, "Hello"), recentLead{id: bob.ID, at: bob.CreatedAt.UnixNano()}) // as if seen before the erasure
 	for _, apply := range g.pending {
 		apply(w)
 	}
-	if id, ok := w.recent.find(keyOf("ann@example.com", models.ActionGiven, ann.Message), time.Now().Add(-time.Minute)); !ok || id != ann.ID {
-		t.Errorf("ann's submission in the loaded index: %d, %v; want lead %d", id, ok, ann.ID)
+	if l, ok := w.recent.find(keyOf("ann@example.com", models.ActionGiven, ann.Message), time.Now().Add(-time.Minute)); !ok || l.id != ann.ID || l.publicID != ann.PublicID {
+		t.Errorf("ann's submission in the loaded index: %+v, %v; want lead %d (%s)", l, ok, ann.ID, ann.PublicID)
 	}
 	if _, ok := w.recent.find(keyOf("bob@example.com", models.ActionGiven, "Hello"), time.Now().Add(-time.Minute)); ok {
 		t.Error("bob's erased submission is in the loaded index")
