@@ -188,7 +188,7 @@ func (s *Store) eraseIn(tx *gorm.DB, subject string, now time.Time) (models.Eras
 		return res, f, nil // nothing is held, and nothing is kept of the request
 	}
 	if len(ids) > 0 {
-		if f, err = submissionKeys(tx, subject, ids); err != nil {
+		if f, err = s.submissionKeys(tx, subject, ids); err != nil {
 			return res, f, err
 		}
 		if res, err = blankLeads(tx, ids, now); err != nil {
@@ -220,7 +220,7 @@ func (s *Store) eraseIn(tx *gorm.DB, subject string, now time.Time) (models.Eras
 
 // submissionKeys returns the duplicate-detection keys of the leads ids of
 // subject, for the in-memory index to forget.
-func submissionKeys(tx *gorm.DB, subject string, ids []int64) (forgetting, error) {
+func (s *Store) submissionKeys(tx *gorm.DB, subject string, ids []int64) (forgetting, error) {
 	var f forgetting
 	rows, err := tx.Raw(`SELECT c.action, l.message FROM leads l
 		JOIN consent_events c ON c.lead_id = l.id AND c.method = ? WHERE l.id IN ?`, models.MethodForm, ids).Rows()
@@ -230,12 +230,12 @@ func submissionKeys(tx *gorm.DB, subject string, ids []int64) (forgetting, error
 	defer rows.Close()
 	for rows.Next() {
 		var action, message string
-		if err := rows.Scan(&action, &message); err != nil {
+		if err := s.damageOf(rows.Scan(&action, &message)); err != nil {
 			return f, err
 		}
 		f.keys = append(f.keys, keyOf(subject, action, message))
 	}
-	return f, rows.Err()
+	return f, s.damageOf(rows.Err())
 }
 
 // blankLeads erases the personal data of the leads ids: the rows keep

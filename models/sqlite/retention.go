@@ -211,7 +211,7 @@ func (p *purge) inquiries(ctx context.Context) error {
 			var id int64
 			var subject string
 			var young, changed bool
-			if err := rows.Scan(&id, &subject, &young, &changed); err != nil {
+			if err := p.s.damageOf(rows.Scan(&id, &subject, &young, &changed)); err != nil {
 				rows.Close()
 				return err
 			}
@@ -385,7 +385,7 @@ func (p *purge) ips(ctx context.Context) error {
 			var id int64
 			var subject string
 			var young bool
-			if err := rows.Scan(&id, &subject, &young); err != nil {
+			if err := p.s.damageOf(rows.Scan(&id, &subject, &young)); err != nil {
 				rows.Close()
 				return err
 			}
