@@ -385,10 +385,12 @@ func fillEmailKeys(tx *gorm.DB) error {
 //     is left (id, time, form, status) identifies nobody and stays for
 //     counts.
 //   - suppressions keeps an address by its keyed hash alone
-//     (models.AddressHash): since when it is suppressed (a request by
-//     phone or letter, or from the privacy page), a withdrawal the ledger
-//     does not hold (the address had no leads, or they were erased), and
-//     when it was last erased (which voids older privacy links).
+//     (models.AddressHash): its latest consent decision as last known
+//     (given, confirmed, withdrawn, or not_given) and when, since when it
+//     is suppressed (a request by phone or letter, or from the privacy
+//     page), a withdrawal the ledger does not hold (the address had no
+//     leads, or they were erased), and when it was last erased (which
+//     voids older privacy links).
 //   - leases lets one of several processes run a periodic task.
 //   - The consent ledger stays append-only, with one exception the
 //     database itself keeps narrow: inside a transaction that has a row in
@@ -404,6 +406,8 @@ func privacySchema(tx *gorm.DB) error {
 		`ALTER TABLE leads ADD COLUMN erased_at DATETIME`,
 		`CREATE TABLE suppressions (
 			address_hash TEXT PRIMARY KEY,
+			decision TEXT NOT NULL DEFAULT '',
+			decided_at DATETIME,
 			suppressed_at DATETIME,
 			withdrawn_at DATETIME,
 			erased_at DATETIME)`,

@@ -64,6 +64,8 @@ func (s *Store) SubjectAccess(ctx context.Context, subject string, doubleOptIn b
 // suppressionRow is a row of suppressions (see privacySchema).
 type suppressionRow struct {
 	AddressHash  string
+	Decision     string
+	DecidedAt    *time.Time
 	SuppressedAt *time.Time
 	WithdrawnAt  *time.Time
 	ErasedAt     *time.Time
@@ -72,17 +74,20 @@ type suppressionRow struct {
 // suppression reads the row of hash; the zero row when there is none.
 func (s *Store) suppression(db *gorm.DB, hash string) (suppressionRow, error) {
 	var row suppressionRow
-	err := db.Raw("SELECT address_hash, suppressed_at, withdrawn_at, erased_at FROM suppressions WHERE address_hash = ?", hash).
+	err := db.Raw(`SELECT address_hash, decision, decided_at, suppressed_at, withdrawn_at, erased_at
+		FROM suppressions WHERE address_hash = ?`, hash).
 		Scan(&row).Error
 	return row, err
 }
 
 // saveSuppression writes row (by its hash), inserting or replacing it.
 func saveSuppression(tx *gorm.DB, row suppressionRow) error {
-	return tx.Exec(`INSERT INTO suppressions (address_hash, suppressed_at, withdrawn_at, erased_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (address_hash) DO UPDATE SET suppressed_at = excluded.suppressed_at,
-		withdrawn_at = excluded.withdrawn_at, erased_at = excluded.erased_at`,
-		row.AddressHash, utcOrNil(row.SuppressedAt), utcOrNil(row.WithdrawnAt), utcOrNil(row.ErasedAt)).Error
+	return tx.Exec(`INSERT INTO suppressions (address_hash, decision, decided_at, suppressed_at, withdrawn_at, erased_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (address_hash) DO UPDATE SET decision = excluded.decision, decided_at = excluded.decided_at,
+		suppressed_at = excluded.suppressed_at, withdrawn_at = excluded.withdrawn_at, erased_at = excluded.erased_at`,
+		row.AddressHash, row.Decision, utcOrNil(row.DecidedAt), utcOrNil(row.SuppressedAt), utcOrNil(row.WithdrawnAt),
+		utcOrNil(row.ErasedAt)).Error
 }
 
 // AuditSubject appends the audit entry of a request about subject.
@@ -206,6 +211,11 @@ func (s *Store) eraseIn(tx *gorm.DB, subject string, now time.Time) (models.Eras
 	// the erasure's time. A consent that stood is not kept: its proof is
 	// gone with the rest, and a consent that cannot be proven is none.
 	row.AddressHash, row.ErasedAt = hash, utcPtr(now)
+	if d, ok := latestDecision(events); ok {
+		row.Decision, row.DecidedAt = d.Action, utcPtr(d.At)
+	} else if row.Decision == "" {
+		row.Decision = models.ActionNotGiven
+	}
 	if m := models.MarketingOf(events, false); m.State == models.MarketingWithdrawn {
 		row.WithdrawnAt = utcPtr(m.Since)
 	} else if len(events) > 0 {
@@ -216,6 +226,18 @@ func (s *Store) eraseIn(tx *gorm.DB, subject string, now time.Time) (models.Eras
 	}
 	f.subjects = append(f.subjects, subject)
 	return res, f, nil
+}
+
+// latestDecision is the latest of events that decided something (given,
+// confirmed or withdrawn; a box left unticked decides nothing).
+func latestDecision(events []models.ConsentEvent) (models.ConsentEvent, bool) {
+	for i := len(events) - 1; i >= 0; i-- {
+		switch events[i].Action {
+		case models.ActionGiven, models.ActionConfirmed, models.ActionWithdrawn:
+			return events[i], true
+		}
+	}
+	return models.ConsentEvent{}, false
 }
 
 // submissionKeys returns the duplicate-detection keys of the leads ids of
@@ -321,6 +343,7 @@ func (s *Store) Suppress(ctx context.Context, subject, method string, o models.O
 		}
 		res.Listed = true
 		row.AddressHash, row.SuppressedAt = hash, &at
+		row.Decision, row.DecidedAt = models.ActionWithdrawn, &at
 		if known {
 			// The address's ledger holds the decision; the hash only says
 			// it was suppressed.

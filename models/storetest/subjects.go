@@ -153,6 +153,12 @@ func testErasure(t *testing.T, e Engine) {
 	if erased, err := s.ErasedSince(ctx, "ann@example.com", time.Now().UTC().Add(-time.Hour)); err != nil || !erased {
 		t.Errorf("ErasedSince(an hour ago) = %v, %v; want true", erased, err)
 	}
+	// What is kept of the address: its keyed hash with its latest
+	// decision (a2 left the box unticked, which decides nothing: a1's
+	// given consent was the latest decision).
+	if n := rows(t, e, s, "suppressions", "decision = ? AND decided_at IS NOT NULL AND erased_at IS NOT NULL AND length(address_hash) = 64", models.ActionGiven); n != 1 {
+		t.Errorf("%d rows keep the erased address's hash with its latest decision, want 1", n)
+	}
 	for _, addr := range []string{"ann@example.com", "nobody@example.com"} {
 		res, err := s.EraseSubject(ctx, addr, admin(time.Now().UTC()))
 		if err != nil || res != (models.Erasure{}) {
