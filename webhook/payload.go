@@ -32,6 +32,7 @@ type Lead struct {
 	PageURL   string            `json:"page_url"`
 	UTM       map[string]string `json:"utm"`
 	Locale    string            `json:"locale"`
+	Status    string            `json:"status"`
 	Marketing Marketing         `json:"marketing"`
 }
 
@@ -69,7 +70,7 @@ func newLead(l *models.Lead, m models.Marketing) Lead {
 	return Lead{
 		ID: l.PublicID, CreatedAt: stamp(l.CreatedAt), Form: leadForm,
 		Name: l.Name, Email: l.Email, Phone: l.Phone, Company: l.Company, Message: l.Message,
-		Extra: map[string]string{}, PageURL: l.PageURL, UTM: utm, Locale: leadLocale,
+		Extra: map[string]string{}, PageURL: l.PageURL, UTM: utm, Locale: leadLocale, Status: l.Status,
 		Marketing: Marketing{State: m.State, Since: since},
 	}
 }

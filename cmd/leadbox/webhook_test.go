@@ -169,3 +169,64 @@ func TestOutboxShowsWebhooks(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestWebhookLeadIsTheAPILead: a lead.created webhook's data is the lead
+// as the API shows it, field for field (the webhook package keeps its own
+// copy of the shape; this keeps the two from drifting apart).
+func TestWebhookLeadIsTheAPILead(t *testing.T) {
+	hooks := newHookReceiver(t)
+	close(hooks.release) // answer at once
+	token := strings.Repeat("t", 40)
+	a := startAppWith(t, smtptest.NewServer(t), map[string]string{
+		"LEADBOX_WEBHOOK_URLS":   hooks.URL + "/leadbox",
+		"LEADBOX_WEBHOOK_SECRET": testWebhookSecret,
+		"LEADBOX_ADMIN_TOKEN":    token,
+	})
+	form := leadForm("Ola Shape", "ola@example.com", true)
+	form.Set("phone", "+48 600 100 200")
+	form.Set("utm_source", "newsletter")
+	id := a.submit(t, form)
+	waitUntil(t, "the receiver gets lead.created", mailWait, func() bool { return len(hooks.got()) >= 1 })
+
+	hooks.mu.Lock()
+	var ev struct {
+		Data map[string]any `json:"data"`
+	}
+	err := json.Unmarshal([]byte(hooks.bodies[0]), &ev)
+	hooks.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := a.do(t, http.MethodGet, a.base+"/api/v1/leads/"+id, nil, http.Header{"Authorization": {"Bearer " + token}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the lead: %d %s", resp.StatusCode, body)
+	}
+	var api map[string]any
+	if err := json.Unmarshal([]byte(body), &api); err != nil {
+		t.Fatal(err)
+	}
+	// The detail's parts about other records, and what the API adds for
+	// erasure, are not the lead's own fields.
+	for _, k := range []string{"consent", "emails", "history", "erased_at", "spam"} {
+		delete(api, k)
+	}
+	for k, want := range api {
+		got, ok := ev.Data[k]
+		if !ok {
+			t.Errorf("the webhook's lead has no %q (the API's is %v)", k, want)
+			continue
+		}
+		if g, w := fmtJSON(t, got), fmtJSON(t, want); g != w {
+			t.Errorf("%s: webhook %s, API %s", k, g, w)
+		}
+	}
+}
+
+func fmtJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
