@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/leadbox/leadbox/models"
 )
 
 // TestBackupFileWhileWritten: a copy of a database that another connection
@@ -84,5 +87,48 @@ func TestBackupFileWhileWritten(t *testing.T) {
 		if n := e.Name(); n != "src.db" && n != "src.db-wal" && n != "src.db-shm" && n != "copy.db" {
 			t.Errorf("left beside the copy: %s", n)
 		}
+	}
+}
+
+// TestEraseBesideLongReader: an erasure's checkpoint gives up after
+// checkpointWait when a reader (Litestream, a backup) holds an old
+// snapshot, instead of holding the writer for the busy timeout (10 s).
+func TestEraseBesideLongReader(t *testing.T) {
+	ctx := context.Background()
+	s, path := newStoreAt(t)
+	lead, ev, out := newLead(t, s, "ann@example.com")
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	tx, err := reader.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM leads").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	lead, ev, out = newLead(t, s, "bob@example.com")
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := s.EraseSubject(ctx, "bob@example.com", models.Origin{At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the erasure took %v beside a long reader, want about %v", took, checkpointWait)
+	}
+	// The writer's connection waits again as long as before.
+	tx.Rollback()
+	lead, ev, out = newLead(t, s, "cy@example.com")
+	if _, err := s.CreateLeadOnce(ctx, lead, ev, out, models.Guards{}); err != nil {
+		t.Fatal(err)
 	}
 }
