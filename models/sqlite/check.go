@@ -52,26 +52,6 @@ func CheckIntegrity(ctx context.Context, path string, full bool) ([]string, erro
 	return problems, nil
 }
 
-// BackupFile writes a consistent copy of the database at path to a new
-// file dst (VACUUM INTO reads one snapshot), while a server may be using
-// it. Like CheckIntegrity it opens the database read-only and runs no
-// migration: a backup must not change what it copies, least of all a
-// damaged file. It refuses to overwrite a file.
-func BackupFile(ctx context.Context, path, dst string) error {
-	if _, err := os.Stat(dst); err == nil {
-		return fmt.Errorf("back up to %q: the file exists; choose a new name", dst)
-	}
-	db, err := openReadOnly(path)
-	if err != nil {
-		return fmt.Errorf("back up %q: %w", path, err)
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
-		return fmt.Errorf("back up to %q: %w", dst, err)
-	}
-	return nil
-}
-
 // openReadOnly opens an existing database file without write access: a
 // URI filename with mode=ro. (Not _query_only as well: it also forbids
 // VACUUM INTO's writing of the new file.)

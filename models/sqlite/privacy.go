@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -149,19 +150,42 @@ func (s *Store) exclusive(ctx context.Context, fn func(tx *gorm.DB) (forgetting,
 	return s.commits.exclusive(ctx, run)
 }
 
+// checkpointWait bounds how long checkpoint waits for readers and for the
+// write lock. It holds the writer's only connection meanwhile, so every
+// submission waits as long: with the connection's own busy timeout (10 s)
+// a reader holding an old snapshot (Litestream's long read transaction,
+// `leadbox backup` copying a busy database) stalled submissions for the
+// full 10 s at every erasure.
+const checkpointWait = 200 * time.Millisecond
+
 // checkpoint copies the write-ahead log into the database and truncates
 // it, so that the pages an erasure replaced are no longer in the log. A
-// reader holding an old snapshot can keep it from completing; the next
-// checkpoint (SQLite's automatic one after 1,000 pages, or the next
-// erasure) finishes the work, so a failure here is not the erasure's.
+// reader holding an old snapshot can keep it from completing; it gives up
+// after checkpointWait, and the next checkpoint (SQLite's automatic one
+// after 1,000 pages, Litestream's, or the next erasure) finishes the work,
+// so a failure here is not the erasure's.
 func (s *Store) checkpoint(ctx context.Context) {
 	db, err := s.w.DB()
 	if err != nil {
 		return
 	}
 	// Through database/sql, not GORM, which would keep the statement
-	// prepared (see open).
-	_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	// prepared (see open); on one connection, whose busy timeout is
+	// lowered for the checkpoint alone.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", checkpointWait.Milliseconds())); err != nil {
+		return
+	}
+	_, _ = conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	if _, err := conn.ExecContext(context.Background(), "PRAGMA busy_timeout = 10000"); err != nil {
+		// A connection left with the short timeout would fail writes
+		// that should wait: let database/sql discard it.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // eraseIn erases subject inside tx: every piece of personal data of its
