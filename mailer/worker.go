@@ -35,8 +35,12 @@ const (
 	// per email would cap the sender at a few hundred a second. A crash
 	// between a send and the commit of its batch resends at most this
 	// many messages, each recognisable by its stable Message-ID. One drain
-	// claims batch after batch over the same connection.
-	batchSize = 25
+	// claims batch after batch over the same connection. At 25 the two
+	// commits of each batch (claim, outcomes) held a backlog's drain to
+	// 860-1,130 emails/s on the shared 2-core machine; at 100 it was
+	// 1,310-1,550 (bench/backlog, docs/performance.md), and a busy form
+	// gets a batch of 100 a second instead of 25.
+	batchSize = 100
 	// recordTimeout bounds recording an outcome after shutdown began: the
 	// message may already be with the SMTP server, so the result is written
 	// even though ctx is cancelled, but not for ever.
@@ -289,9 +293,11 @@ func (l *lane) run(ctx context.Context, d *drain) error {
 }
 
 // yieldPause is how long the worker rests between batches while the form is
-// busy: about batchSize emails a second go out then. Under bench/run's
-// load, sending a batch every 100 ms took 9 % of the server's CPU (about
-// 150 emails a second); a batch a second takes about 1 %.
+// busy: about batchSize emails a second go out then (70-86 a second under
+// bench/backlog's 1,000 submissions/s). Under bench/run's load, with
+// batches of 25, sending a batch every 100 ms took 9 % of the server's CPU
+// (about 150 emails a second); a batch a second took about 1 %, so a batch
+// of 100 a second costs a few per cent.
 const yieldPause = time.Second
 
 // yield rests while submissions are queuing up, and reports whether the
