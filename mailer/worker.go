@@ -13,6 +13,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/leadbox/leadbox/config"
+	"github.com/leadbox/leadbox/internal/wakeloop"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -160,26 +161,10 @@ func (w *Worker) Wake() {
 // try, and returns nil. Database errors are logged and retried, not
 // returned: a busy or briefly unavailable database must not stop the mail.
 func (w *Worker) Run(ctx context.Context) error {
-	for {
-		wait := w.poll
-		if err := w.drain(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("outbox: cannot claim messages", "err", err)
-		} else if ctx.Err() == nil {
-			wait = w.untilNextDue(ctx)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-w.wake:
-		case <-timer.C:
-		}
-		timer.Stop()
-	}
+	return wakeloop.Loop{
+		Poll: w.poll, Wake: w.wake, Drain: w.drain, NextDue: w.untilNextDue,
+		Failed: func(err error) { w.log.Error("outbox: cannot claim messages", "err", err) },
+	}.Run(ctx)
 }
 
 func (w *Worker) untilNextDue(ctx context.Context) time.Duration {

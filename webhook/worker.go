@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leadbox/leadbox/internal/wakeloop"
 	"github.com/leadbox/leadbox/models"
 )
 
@@ -154,26 +155,10 @@ func (w *Worker) Wake() {
 // abandoned and given back untried, to be sent again, with the same
 // webhook-id, after a restart.
 func (w *Worker) Run(ctx context.Context) error {
-	for {
-		wait := w.poll
-		if err := w.drain(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("webhooks: cannot claim webhooks", "err", err)
-		} else if ctx.Err() == nil {
-			wait = w.untilNextDue(ctx)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-w.wake:
-		case <-timer.C:
-		}
-		timer.Stop()
-	}
+	return wakeloop.Loop{
+		Poll: w.poll, Wake: w.wake, Drain: w.drain, NextDue: w.untilNextDue,
+		Failed: func(err error) { w.log.Error("webhooks: cannot claim webhooks", "err", err) },
+	}.Run(ctx)
 }
 
 func (w *Worker) untilNextDue(ctx context.Context) time.Duration {
