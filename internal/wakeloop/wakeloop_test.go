@@ -9,8 +9,7 @@ import (
 )
 
 // TestLoop: it drains at once, again when woken (long before its poll),
-// reports a failed drain and tries again after the poll, and returns nil
-// when its context ends.
+// reports a failed drain, and returns nil when its context ends.
 func TestLoop(t *testing.T) {
 	wake := make(chan struct{}, 1)
 	var drains, failures atomic.Int32
