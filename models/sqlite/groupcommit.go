@@ -178,7 +178,7 @@ const (
 // loaded from readers in the background (see warm.go), so that start-up
 // does not wait for them: at a million leads that took seconds.
 // noteDamage hears the load's errors, to tell a damaged file.
-func startGroupCommitter(ctx context.Context, db, readers *sql.DB, path string, addressKey []byte, noteDamage func(error), hold <-chan struct{}) (*groupCommitter, error) {
+func startGroupCommitter(ctx context.Context, db, readers *sql.DB, path string, addresses *models.AddressHasher, noteDamage func(error), hold <-chan struct{}) (*groupCommitter, error) {
 	file := DatabaseFile(path)
 	fi, err := os.Stat(file)
 	if err != nil {
@@ -197,7 +197,7 @@ func startGroupCommitter(ctx context.Context, db, readers *sql.DB, path string, 
 		reqs:       make(chan *createReq),
 		jobs:       make(chan *writeJob),
 		closing:    make(chan struct{}),
-		addresses:  models.NewAddressHasher(addressKey),
+		addresses:  addresses,
 		done:       make(chan struct{}),
 	}
 	for _, p := range []struct {

@@ -54,7 +54,7 @@ func (s *Store) SubjectAccess(ctx context.Context, subject string, doubleOptIn b
 		}
 		d.Leads = append(d.Leads, ld)
 	}
-	sup, err := s.suppression(db, models.AddressHash(s.addressKey, subject))
+	sup, err := s.suppression(db, s.addresses.Hash(subject))
 	if err != nil {
 		return d, fmt.Errorf("subject access: %w", err)
 	}
@@ -93,7 +93,7 @@ func saveSuppression(tx *gorm.DB, row suppressionRow) error {
 
 // AuditSubject appends the audit entry of a request about subject.
 func (s *Store) AuditSubject(ctx context.Context, action, subject string, o models.Origin) error {
-	e := o.Entry(action, models.SubjectTarget(models.AddressHash(s.addressKey, subject)))
+	e := o.Entry(action, models.SubjectTarget(s.addresses.Hash(subject)))
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return appendAudit(tx, &e) })
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
@@ -103,7 +103,7 @@ func (s *Store) AuditSubject(ctx context.Context, action, subject string, o mode
 
 // ErasedSince reports whether subject was erased after t.
 func (s *Store) ErasedSince(ctx context.Context, subject string, t time.Time) (bool, error) {
-	row, err := s.suppression(s.r.WithContext(ctx), models.AddressHash(s.addressKey, subject))
+	row, err := s.suppression(s.r.WithContext(ctx), s.addresses.Hash(subject))
 	if err != nil {
 		return false, fmt.Errorf("look for an erasure: %w", err)
 	}
@@ -120,7 +120,7 @@ func (s *Store) EraseSubject(ctx context.Context, subject string, o models.Origi
 			return f, err
 		}
 		res = r
-		e := o.Entry(models.AuditSubjectErase, models.SubjectTarget(models.AddressHash(s.addressKey, subject)))
+		e := o.Entry(models.AuditSubjectErase, models.SubjectTarget(s.addresses.Hash(subject)))
 		return f, appendAudit(tx, &e)
 	})
 	if err != nil {
@@ -200,7 +200,7 @@ func (s *Store) eraseIn(tx *gorm.DB, subject string, now time.Time) (models.Eras
 	if subject == "" {
 		return res, f, nil
 	}
-	hash := models.AddressHash(s.addressKey, subject)
+	hash := s.addresses.Hash(subject)
 	var ids []int64
 	if err := tx.Raw(leadsOfSQL, subject).Scan(&ids).Error; err != nil {
 		return res, f, err
@@ -349,7 +349,7 @@ func (s *Store) Suppress(ctx context.Context, subject, method string, o models.O
 	if subject == "" {
 		return res, fmt.Errorf("suppress: no address")
 	}
-	hash := models.AddressHash(s.addressKey, subject)
+	hash := s.addresses.Hash(subject)
 	at := o.At.UTC()
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		events, err := eventsIn(tx, subject)

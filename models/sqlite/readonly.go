@@ -63,7 +63,7 @@ func (s *Store) readOnlySetup(ctx context.Context, path string) error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("open database %q read-only: secret %s: %w", path, models.AddressHashSecret, err)
 	}
-	s.addressKey = key
+	s.addresses = models.NewAddressHasher(key)
 	return nil
 }
 

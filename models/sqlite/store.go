@@ -52,9 +52,9 @@ type Store struct {
 	// prepared once on the read pool: a replayed submission should cost
 	// less than a new one.
 	earlier *sql.Stmt
-	// addressKey keys models.AddressHash: the installation's secret,
-	// read once at open.
-	addressKey []byte
+	// addresses computes models.AddressHash with the installation's
+	// secret, read once at open; the writer of new leads shares it.
+	addresses *models.AddressHasher
 	// webhooks are the URLs the events this store commits are sent to
 	// (see WithWebhooks); fixed at open.
 	webhooks []string
@@ -159,10 +159,12 @@ func open(ctx context.Context, path string, how openOptions, opts ...Option) (*S
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
 	}
-	if s.addressKey, err = s.Secret(ctx, models.AddressHashSecret); err != nil {
+	key, err := s.Secret(ctx, models.AddressHashSecret)
+	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
+	s.addresses = models.NewAddressHasher(key)
 	if !how.submissions {
 		return s, nil
 	}
@@ -171,7 +173,7 @@ func open(ctx context.Context, path string, how openOptions, opts ...Option) (*S
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	if s.commits, err = startGroupCommitter(ctx, wdb, rdb, path, s.addressKey, s.noteDamage, how.holdIndexes); err != nil {
+	if s.commits, err = startGroupCommitter(ctx, wdb, rdb, path, s.addresses, s.noteDamage, how.holdIndexes); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
