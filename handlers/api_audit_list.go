@@ -51,12 +51,8 @@ func auditList(store auditReader, keys *secretKey, audit auditor, log *slog.Logg
 			apiInternal(c, log, err)
 			return
 		}
-		page := auditPage{Entries: make([]auditEntryJSON, 0, min(len(es), q.limit))}
-		if len(es) > q.limit {
-			es = es[:q.limit]
-			next := makeCursor(secret, auditScope(), es[len(es)-1].ID)
-			page.NextCursor = &next
-		}
+		es, next := keysetPage(es, q.limit, secret, auditScope(), func(e models.AuditEntry) int64 { return e.ID })
+		page := auditPage{Entries: make([]auditEntryJSON, 0, len(es)), NextCursor: next}
 		for _, e := range es {
 			page.Entries = append(page.Entries, auditEntryJSON{
 				At: apiTime(e.At), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP,

@@ -106,6 +106,19 @@ func makeCursor(secret, scope []byte, id int64) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// keysetPage cuts rows, read one past limit, to one page and returns
+// the cursor of the next page, nil when rows held no more than the page
+// (reading one more is how the last page knows it is the last, rather than
+// leading to an empty one). id is a row's keyset id.
+func keysetPage[T any](rows []T, limit int, secret, scope []byte, id func(T) int64) ([]T, *string) {
+	if len(rows) <= limit {
+		return rows, nil
+	}
+	rows = rows[:limit]
+	next := makeCursor(secret, scope, id(rows[len(rows)-1]))
+	return rows, &next
+}
+
 // openCursor returns the row id a cursor of the listing scope carries, or
 // errBadCursor.
 func openCursor(secret, scope []byte, cursor string) (int64, error) {

@@ -40,20 +40,14 @@ func leadsList(store leadLister, keys *secretKey, audit auditor, doubleOptIn boo
 			apiValidation(c, errs)
 			return
 		}
-		// One more than the page tells whether there is a next page, so
-		// the last page says so (next_cursor null) rather than leading to
-		// an empty one.
+		// One more than the page: see keysetPage.
 		items, err := store.Leads(ctx, q.filter, q.before, q.limit+1, doubleOptIn)
 		if err != nil {
 			apiInternal(c, log, err)
 			return
 		}
-		page := leadsPage{Leads: make([]leadJSON, 0, min(len(items), q.limit))}
-		if len(items) > q.limit {
-			items = items[:q.limit]
-			next := makeCursor(secret, leadScope(q.filter), items[len(items)-1].ID)
-			page.NextCursor = &next
-		}
+		items, next := keysetPage(items, q.limit, secret, leadScope(q.filter), func(it models.LeadItem) int64 { return it.ID })
+		page := leadsPage{Leads: make([]leadJSON, 0, len(items)), NextCursor: next}
 		for _, it := range items {
 			page.Leads = append(page.Leads, newLeadJSON(it))
 		}
