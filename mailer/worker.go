@@ -74,7 +74,7 @@ type Worker struct {
 	randN func(n int64) int64
 	sleep func(ctx context.Context, d time.Duration)
 
-	wake chan struct{}
+	wake wakeloop.Signal
 
 	metrics Metrics
 }
@@ -127,7 +127,7 @@ func newWorker(cfg config.Config, store Store, c *Composer, t Transport, log *sl
 		now:         func() time.Time { return time.Now().UTC() },
 		randN:       rand.Int64N,
 		sleep:       sleepCtx,
-		wake:        make(chan struct{}, 1),
+		wake:        wakeloop.NewSignal(),
 		metrics:     noMetrics{},
 	}
 }
@@ -144,12 +144,7 @@ func leaseFor(smtpTimeout time.Duration) time.Duration {
 // Wake asks the worker to look for due messages now. It never blocks, and
 // wake-ups that arrive while one is pending collapse into one, so HTTP
 // handlers may call it after every commit.
-func (w *Worker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Wake() { w.wake.Wake() }
 
 // Run sends due messages until ctx is cancelled: at once when woken, every
 // poll interval in any case, and at the next retry time when that comes

@@ -101,7 +101,7 @@ type Worker struct {
 	client  *http.Client
 	log     *slog.Logger
 	metrics Metrics
-	wake    chan struct{}
+	wake    wakeloop.Signal
 
 	// now and randN are replaced by tests; now must return UTC (SQLite
 	// compares the stored times as text).
@@ -135,19 +135,14 @@ func New(store Store, o Options) *Worker {
 			// wherever a receiver (or whoever took its domain) points.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		log: o.Log, metrics: o.Metrics, wake: make(chan struct{}, 1),
+		log: o.Log, metrics: o.Metrics, wake: wakeloop.NewSignal(),
 		now:   func() time.Time { return time.Now().UTC() },
 		randN: rand.Int64N,
 	}
 }
 
 // Wake asks the worker to look for due webhooks now; it never blocks.
-func (w *Worker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Wake() { w.wake.Wake() }
 
 // Run delivers due webhooks until ctx is cancelled: when woken, every poll
 // interval, and at the next retry time when that comes sooner. Database

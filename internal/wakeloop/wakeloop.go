@@ -9,14 +9,29 @@ import (
 	"time"
 )
 
+// Signal is a Loop's wake-up: Wake never blocks, and wake-ups that arrive
+// while one is pending collapse into one, so it may be called after every
+// commit.
+type Signal chan struct{}
+
+// NewSignal returns a Signal for Loop.Wake.
+func NewSignal() Signal { return make(Signal, 1) }
+
+// Wake asks the loop to drain now.
+func (s Signal) Wake() {
+	select {
+	case s <- struct{}{}:
+	default:
+	}
+}
+
 // Loop is one sender's loop.
 type Loop struct {
 	// Poll is the longest wait between two drains: what another process
 	// queued, or a crash left, is found within it.
 	Poll time.Duration
-	// Wake makes the loop drain at once (a buffered channel of one, so
-	// that wake-ups arriving while one is pending collapse into one).
-	Wake <-chan struct{}
+	// Wake makes the loop drain at once (see Signal).
+	Wake Signal
 	// Drain works off everything due.
 	Drain func(ctx context.Context) error
 	// NextDue is how long until the next item is due, at most Poll.

@@ -11,7 +11,7 @@ import (
 // TestLoop: it drains at once, again when woken (long before its poll),
 // reports a failed drain, and returns nil when its context ends.
 func TestLoop(t *testing.T) {
-	wake := make(chan struct{}, 1)
+	wake := NewSignal()
 	var drains, failures atomic.Int32
 	drained := make(chan struct{}, 10)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -40,7 +40,8 @@ func TestLoop(t *testing.T) {
 		}
 	}
 	wait("at start")
-	wake <- struct{}{}
+	wake.Wake()
+	wake.Wake()        // collapses into the pending one; never blocks
 	wait("when woken") // this one fails
 	cancel()
 	if err := <-done; err != nil {
