@@ -173,7 +173,8 @@ func testErasure(t *testing.T, e Engine) {
 }
 
 // testErasureForgetsSubmissions: after an erasure the same submission is
-// new, not a duplicate of the erased one.
+// new, not a duplicate of the erased one, and the address's confirmation
+// emails no longer count against its limit.
 func testErasureForgetsSubmissions(t *testing.T, e Engine) {
 	ctx := context.Background()
 	s := e.Open(t)
@@ -187,6 +188,23 @@ func testErasureForgetsSubmissions(t *testing.T, e Engine) {
 	}
 	if l, err := s.LeadByPublicID(ctx, again.Lead.PublicID); err != nil || l.Email != "ann@example.com" {
 		t.Errorf("the new lead: %+v, %v", l, err)
+	}
+
+	// The confirmation limit forgets the address too: with one email a
+	// day allowed, a second ticked submission sends none, until the
+	// address is erased.
+	now := time.Now().UTC()
+	if dropped := submitTicked(t, s, "bob@example.com", now, limitOf(1)); dropped {
+		t.Fatalf("bob's first confirmation email was dropped")
+	}
+	if dropped := submitTicked(t, s, "bob@example.com", now.Add(time.Second), limitOf(1)); !dropped {
+		t.Fatalf("bob's second confirmation email within the day was sent: the limit does not hold")
+	}
+	if _, err := s.EraseSubject(ctx, "bob@example.com", admin(now)); err != nil {
+		t.Fatal(err)
+	}
+	if dropped := submitTicked(t, s, "bob@example.com", now.Add(2*time.Second), limitOf(1)); dropped {
+		t.Errorf("after bob's erasure his confirmation email was still counted against him")
 	}
 }
 
