@@ -96,20 +96,7 @@ func TestDamageMetByARequestFailsReadiness(t *testing.T) {
 	if got := get("/optout/" + subs[0].Lead.OptOutToken); got == http.StatusOK {
 		t.Fatalf("an opt-out page on a damaged index answered 200")
 	}
-	for range 2 {
-		if got := get("/readyz"); got != http.StatusServiceUnavailable {
-			t.Errorf("readyz after the damage was met: %d, want 503", got)
-		}
-	}
-	var notReady []string
-	for line := range strings.Lines(logs.String()) {
-		if strings.Contains(line, `"msg":"not ready"`) {
-			notReady = append(notReady, line)
-		}
-	}
-	if len(notReady) != 1 || !strings.Contains(notReady[0], "leadbox check-db --full") {
-		t.Errorf("log lines about readiness %q; want one, saying what to run", notReady)
-	}
+	checkDamagedNotReady(t, func() int { return get("/readyz") }, logs)
 	cancel()
 	<-done
 }

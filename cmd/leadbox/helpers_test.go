@@ -432,3 +432,25 @@ func damageIndex(t *testing.T, db, index string) {
 		t.Fatal(err)
 	}
 }
+
+// checkDamagedNotReady checks what a load balancer and the operator see
+// once a request met a damaged page: /readyz (asked by readyz) answers 503,
+// and asked again still 503, and the log (logs) says so once, naming the
+// command to run.
+func checkDamagedNotReady(t *testing.T, readyz func() int, logs fmt.Stringer) {
+	t.Helper()
+	for range 2 {
+		if got := readyz(); got != http.StatusServiceUnavailable {
+			t.Errorf("readyz after the damage was met: %d, want 503", got)
+		}
+	}
+	var notReady []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, `"msg":"not ready"`) {
+			notReady = append(notReady, line)
+		}
+	}
+	if len(notReady) != 1 || !strings.Contains(notReady[0], "leadbox check-db --full") {
+		t.Errorf("log lines about readiness %q; want one, saying what to run", notReady)
+	}
+}

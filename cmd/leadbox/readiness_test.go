@@ -63,20 +63,7 @@ func TestDamageMetDuringAnExportFailsReadiness(t *testing.T) {
 	if code, body := get("/api/v1/leads.csv"); code == http.StatusOK && strings.Count(body, "\n") > 300 {
 		t.Fatalf("the export over a damaged index answered every lead")
 	}
-	for range 2 {
-		if got, _ := get("/readyz"); got != http.StatusServiceUnavailable {
-			t.Errorf("readyz after the export met the damage: %d, want 503", got)
-		}
-	}
-	var notReady []string
-	for line := range strings.Lines(logs.String()) {
-		if strings.Contains(line, `"msg":"not ready"`) {
-			notReady = append(notReady, line)
-		}
-	}
-	if len(notReady) != 1 || !strings.Contains(notReady[0], "leadbox check-db --full") {
-		t.Errorf("log lines about readiness %q; want one, saying what to run", notReady)
-	}
+	checkDamagedNotReady(t, func() int { code, _ := get("/readyz"); return code }, logs)
 	cancel()
 	<-done
 }
