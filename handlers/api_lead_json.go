@@ -50,15 +50,6 @@ type spamJSON struct {
 
 func newLeadJSON(it models.LeadItem) leadJSON {
 	l := it.Lead
-	utm := map[string]string{}
-	for k, v := range map[string]string{
-		"source": l.UTMSource, "medium": l.UTMMedium, "campaign": l.UTMCampaign,
-		"term": l.UTMTerm, "content": l.UTMContent,
-	} {
-		if v != "" {
-			utm[k] = v
-		}
-	}
 	return leadJSON{
 		ID:        l.PublicID,
 		CreatedAt: apiTime(l.CreatedAt),
@@ -70,7 +61,7 @@ func newLeadJSON(it models.LeadItem) leadJSON {
 		Message:   l.Message,
 		Extra:     map[string]string{},
 		PageURL:   l.PageURL,
-		UTM:       utm,
+		UTM:       l.UTM(),
 		Locale:    leadLocale,
 		Status:    it.Status,
 		Marketing: marketingJSON{State: it.Marketing.State, Since: apiTimeOrNull(&it.Marketing.Since)},

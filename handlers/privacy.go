@@ -145,11 +145,8 @@ func (p *privacyPage) view(d models.SubjectData, loc *time.Location) {
 	p.Leads, p.Consent = nil, nil
 	for _, l := range d.Leads {
 		var utm []string
-		for k, v := range map[string]string{"source": l.UTMSource, "medium": l.UTMMedium, "campaign": l.UTMCampaign,
-			"term": l.UTMTerm, "content": l.UTMContent} {
-			if v != "" {
-				utm = append(utm, k+"="+v)
-			}
+		for k, v := range l.UTM() {
+			utm = append(utm, k+"="+v)
 		}
 		sort.Strings(utm)
 		p.Leads = append(p.Leads, privacyLeadView{

@@ -72,6 +72,22 @@ type Lead struct {
 	Consent *ConsentEvent `gorm:"foreignKey:LeadID"`
 }
 
+// UTM returns the lead's UTM values that are set, by their short names
+// (source, medium, campaign, term, content), as the API, the webhooks and
+// the privacy page show them.
+func (l *Lead) UTM() map[string]string {
+	utm := map[string]string{}
+	for k, v := range map[string]string{
+		"source": l.UTMSource, "medium": l.UTMMedium, "campaign": l.UTMCampaign,
+		"term": l.UTMTerm, "content": l.UTMContent,
+	} {
+		if v != "" {
+			utm[k] = v
+		}
+	}
+	return utm
+}
+
 // ConsentText is one version of the marketing-consent wording, identified
 // by the SHA-256 of its text. Rows are only ever added, so changing the
 // configured wording never rewrites what earlier leads agreed to.

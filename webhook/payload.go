@@ -53,15 +53,6 @@ const (
 
 // newLead is l as a webhook shows it, with the person's marketing state m.
 func newLead(l *models.Lead, m models.Marketing) Lead {
-	utm := map[string]string{}
-	for k, v := range map[string]string{
-		"source": l.UTMSource, "medium": l.UTMMedium, "campaign": l.UTMCampaign,
-		"term": l.UTMTerm, "content": l.UTMContent,
-	} {
-		if v != "" {
-			utm[k] = v
-		}
-	}
 	var since *string
 	if !m.Since.IsZero() {
 		s := stamp(m.Since)
@@ -70,7 +61,7 @@ func newLead(l *models.Lead, m models.Marketing) Lead {
 	return Lead{
 		ID: l.PublicID, CreatedAt: stamp(l.CreatedAt), Form: leadForm,
 		Name: l.Name, Email: l.Email, Phone: l.Phone, Company: l.Company, Message: l.Message,
-		Extra: map[string]string{}, PageURL: l.PageURL, UTM: utm, Locale: leadLocale, Status: l.Status,
+		Extra: map[string]string{}, PageURL: l.PageURL, UTM: l.UTM(), Locale: leadLocale, Status: l.Status,
 		Marketing: Marketing{State: m.State, Since: since},
 	}
 }
