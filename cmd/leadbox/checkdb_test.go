@@ -62,6 +62,11 @@ func TestServeChecksIntegrityAtStart(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			_, done, logs := startServe(t, ctx, map[string]string{"LEADBOX_DATABASE": db})
+			defer func() {
+				if t.Failed() {
+					t.Logf("server log:\n%s", logs)
+				}
+			}()
 			waitUntil(t, "the check at start is logged", 10*time.Second, func() bool {
 				return strings.Contains(logs.String(), tt.want)
 			})
